@@ -1,0 +1,147 @@
+"""The evaluation report: the model on the test split, beside baselines and cross-validation.
+
+Everything in ``evaluation/report.md`` and ``report.json`` is computed here, in one run, from the
+committed corpus and the model directory; nothing is tuned on the test split.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+from sklearn.base import clone
+from sklearn.model_selection import KFold
+
+from .baselines import KeywordBaseline, most_frequent_baseline
+from .dataset import DEFAULT_DATA_DIR, Record, corpus_hash, label_matrix, load_corpus
+from .metrics import expected_calibration_error, multilabel_metrics
+from .plots import plot_confusion, plot_f1_bars, plot_pr_curves, plot_reliability
+from .predict import TacticModel, load_model
+from .report import render_report
+
+__all__ = ["evaluate", "cross_validate", "confusion_counts", "worst_errors"]
+
+
+def evaluate(model: TacticModel | str | Path | None = None, *,
+             data_dir: str | Path = DEFAULT_DATA_DIR, out_dir: str | Path = "evaluation",
+             folds: int = 5, n_jobs: int | None = None) -> dict:
+    """Score ``model`` on the test split, run baselines and k-fold CV on train, write the report."""
+    model = model if isinstance(model, TacticModel) else load_model(model)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    corpus = load_corpus(data_dir)
+    tactics = model.tactics
+    train, test = corpus["train"], corpus["test"]
+    X_test, Y_test = [r.text for r in test], label_matrix(test, tactics)
+    kinds = [r.kind for r in test]
+    P = model.predict_proba(X_test)
+    Y_pred = (P >= model.thresholds).astype(np.int8)
+
+    model_metrics = multilabel_metrics(Y_test, Y_pred, tactics, kinds)
+    model_metrics["by_genre"] = grouped_metrics(Y_test, Y_pred, tactics, [r.genre for r in test])
+    ece = {t: round(expected_calibration_error(Y_test[:, k], P[:, k]), 4)
+           for k, t in enumerate(tactics)}
+    baselines = {}
+    for name, baseline in (("keyword rule", KeywordBaseline()),
+                           ("most frequent", most_frequent_baseline())):
+        fitted = baseline.fit([r.text for r in train], label_matrix(train, tactics))
+        predicted = np.asarray(fitted.predict(X_test)).reshape(Y_test.shape).astype(np.int8)
+        baselines[name] = multilabel_metrics(Y_test, predicted, tactics, kinds)
+
+    plots = {
+        "f1": plot_f1_bars({"model": _f1(model_metrics),
+                            **{name: _f1(m) for name, m in baselines.items()}},
+                           out_dir / "f1_per_tactic.png").name,
+        "confusion": plot_confusion(confusion_counts(Y_test, Y_pred), tactics,
+                                    out_dir / "confusion.png").name,
+        "pr_curves": plot_pr_curves(Y_test, P, tactics, model.thresholds,
+                                    out_dir / "pr_curves.png").name,
+        "reliability": plot_reliability(Y_test, P, out_dir / "reliability.png").name,
+    }
+    report = {
+        "model": {"path": str(model.path), "version": model.version, "test": model_metrics,
+                  "ece": ece, "ece_mean": round(float(np.mean(list(ece.values()))), 4),
+                  "thresholds": dict(zip(tactics, model.thresholds.round(4).tolist()))},
+        "baselines": baselines,
+        "cross_validation": cross_validate(model.estimator, train, tactics, folds=folds,
+                                           n_jobs=n_jobs) if folds > 1 else None,
+        "worst_errors": worst_errors(test, Y_test, P, Y_pred, tactics),
+        "data": {"corpus_sha256": corpus_hash(data_dir), "train_records": len(train),
+                 "test_records": len(test),
+                 "model_trained_on_this_corpus":
+                     model.meta.get("data", {}).get("corpus_sha256") == corpus_hash(data_dir)},
+        "plots": plots,
+    }
+    (out_dir / "report.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n",
+                                         encoding="utf-8")
+    (out_dir / "report.md").write_text(render_report(report, tactics), encoding="utf-8")
+    return report
+
+
+def _f1(metrics: dict) -> dict[str, float]:
+    return {t: v["f1"] for t, v in metrics["per_tactic"].items()}
+
+
+def grouped_metrics(Y_true: np.ndarray, Y_pred: np.ndarray, tactics: list[str],
+                    groups: list[str]) -> dict[str, dict]:
+    """Macro F1 over the tactics present and none-FPR, for each group (e.g. genre)."""
+    out = {}
+    groups_arr = np.array([g or "?" for g in groups])
+    for group in sorted(set(groups_arr)):
+        rows = groups_arr == group
+        present = Y_true[rows].any(axis=0)
+        m = multilabel_metrics(Y_true[rows][:, present], Y_pred[rows][:, present],
+                               [t for t, p in zip(tactics, present) if p]) if present.any() else None
+        fpr_rows = rows & ~Y_true.any(axis=1)
+        out[group] = {"records": int(rows.sum()),
+                      "macro_f1": m["macro_f1"] if m else 0.0,
+                      "none_fpr": float(Y_pred[fpr_rows].any(axis=1).mean()) if fpr_rows.any() else 0.0}
+    return out
+
+
+def cross_validate(estimator, records: list[Record], tactics: list[str], *, folds: int = 5,
+                   n_jobs: int | None = None, random_state: int = 0) -> dict:
+    """k-fold CV of a fresh copy of ``estimator`` on the train split: mean and std of the figures."""
+    X = [r.text for r in records]
+    Y = label_matrix(records, tactics)
+    kinds = [r.kind for r in records]
+    figures: dict[str, list[float]] = {"macro_f1": [], "micro_f1": [], "none_fpr": [],
+                                       "none_fpr_hard_negative": []}
+    for train_idx, held_idx in KFold(folds, shuffle=True, random_state=random_state).split(X):
+        fitted = clone(estimator).set_params(n_jobs=n_jobs).fit([X[i] for i in train_idx],
+                                                                 Y[train_idx])
+        m = multilabel_metrics(Y[held_idx], fitted.predict([X[i] for i in held_idx]), tactics,
+                               [kinds[i] for i in held_idx])
+        for key in figures:
+            figures[key].append(m[key])
+    return {"folds": folds, **{key: {"mean": round(float(np.mean(v)), 4),
+                                     "std": round(float(np.std(v)), 4),
+                                     "values": [round(x, 4) for x in v]}
+                               for key, v in figures.items()}}
+
+
+def confusion_counts(Y_true: np.ndarray, Y_pred: np.ndarray) -> np.ndarray:
+    """(k+1) x (k+1) counts: for each true tactic (or none), which tactics (or none) were predicted."""
+    k = Y_true.shape[1]
+    matrix = np.zeros((k + 1, k + 1), dtype=int)
+    for truth, pred in zip(Y_true, Y_pred):
+        rows = np.flatnonzero(truth) if truth.any() else [k]
+        cols = np.flatnonzero(pred) if pred.any() else [k]
+        for r in rows:
+            for c in cols:
+                matrix[r, c] += 1
+    return matrix
+
+
+def worst_errors(records: list[Record], Y: np.ndarray, P: np.ndarray, Y_pred: np.ndarray,
+                 tactics: list[str], n: int = 20) -> list[dict]:
+    """The n wrong texts whose scores missed the truth by the most."""
+    miss = np.abs(Y - P).max(axis=1)
+    wrong = np.flatnonzero((Y != Y_pred).any(axis=1))
+    ranked = wrong[np.argsort(-miss[wrong], kind="stable")][:n]
+    return [{"id": records[i].id, "genre": records[i].genre, "kind": records[i].kind,
+             "text": records[i].text,
+             "true": [t for t, y in zip(tactics, Y[i]) if y],
+             "predicted": [t for t, y in zip(tactics, Y_pred[i]) if y],
+             "miss": round(float(miss[i]), 3)} for i in ranked]

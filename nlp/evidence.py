@@ -1,0 +1,73 @@
+"""Why a tactic was predicted: the words that weighed most and the sentence that scores highest.
+
+Word evidence reads the linear model directly (feature value x coefficient on the word-n-gram
+block); sentence evidence scores each sentence on its own, found with spaCy's rule-based
+sentencizer (no downloaded pipeline).
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+import numpy as np
+
+from .features import WORD_FEATURES
+
+__all__ = ["sentence_spans", "top_phrases", "locate"]
+
+
+@lru_cache(maxsize=1)
+def _sentencizer():
+    import spacy
+
+    nlp = spacy.blank("en")
+    nlp.add_pipe("sentencizer")
+    return nlp
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """Character (start, end) of each sentence; newlines also end a sentence."""
+    spans = []
+    for block in re.finditer(r"[^\n]+", text):
+        doc = _sentencizer()(block.group())
+        for sent in doc.sents:
+            stripped = sent.text.strip()
+            if stripped:
+                start = block.start() + sent.start_char + (len(sent.text) - len(sent.text.lstrip()))
+                spans.append((start, start + len(stripped)))
+    return spans
+
+
+def locate(text: str, phrase: str) -> tuple[int, int] | None:
+    """Where a (lower-cased, tokenised) n-gram first occurs in the text, ignoring case and the
+    punctuation or spacing between its words."""
+    words = [re.escape(w) for w in phrase.split()]
+    pattern = r"(?<!\w)" + r"[\W_]+".join(words) + r"(?!\w)"
+    found = re.search(pattern, text, flags=re.IGNORECASE)
+    return (found.start(), found.end()) if found else None
+
+
+def top_phrases(pipeline, text: str, column: int, *, k: int = 5) -> list[dict]:
+    """The word n-grams of ``text`` that pushed tactic ``column`` up the most, with offsets."""
+    union = pipeline.named_steps["features"]
+    vectorizer = dict(union.transformer_list)[WORD_FEATURES]
+    estimator = pipeline.named_steps["clf"].estimators_[column]
+    coef = getattr(estimator, "coef_", None)
+    if coef is None:
+        return []
+    row = vectorizer.transform([text])
+    weights = row.data * coef[0, row.indices]
+    names = vectorizer.get_feature_names_out()
+    phrases: list[dict] = []
+    covered: list[tuple[int, int]] = []
+    for i in np.argsort(-weights, kind="stable"):
+        if weights[i] <= 0 or len(phrases) == k:
+            break
+        span = locate(text, names[row.indices[i]])
+        if span is None or any(s <= span[0] and span[1] <= e for s, e in covered):
+            continue
+        covered.append(span)
+        phrases.append({"text": text[span[0]:span[1]], "start": span[0], "end": span[1],
+                        "weight": round(float(weights[i]), 4)})
+    return phrases

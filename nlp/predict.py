@@ -1,0 +1,182 @@
+"""Prediction: load a model directory and turn texts into tactics, scores and evidence.
+
+This is the one implementation behind the Python API, the CLI, batch jobs and the web service.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import numpy as np
+
+from .artifact import read_estimator, read_meta
+from .errors import InputError, ModelError
+from .evidence import sentence_spans, top_phrases
+from .readers import Row
+from .taxonomy import load_taxonomy
+
+__all__ = ["Prediction", "TacticModel", "load_model", "predict", "default_model_path",
+           "check_text", "classify_rows", "MAX_CHARS", "UNCERTAIN_MARGIN"]
+
+MAX_CHARS = 20_000
+UNCERTAIN_MARGIN = 0.1
+MODEL_ENV = "TACTICS_MODEL"
+_PROJECT_MODELS = Path(__file__).resolve().parent.parent / "models"
+
+
+@dataclass
+class Prediction:
+    """One text's result: the tactics it advances, a calibrated score for every tactic, and
+    evidence for each predicted tactic."""
+
+    labels: list[str]
+    scores: dict[str, float]
+    evidence: dict[str, dict] = field(default_factory=dict)
+    uncertain: list[str] = field(default_factory=list)
+    model: str = ""
+    note: str | None = None
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        if out["note"] is None:
+            del out["note"]
+        return out
+
+
+def check_text(text: object) -> str:
+    """Return the text if it can be classified, else raise InputError saying why."""
+    if not isinstance(text, str):
+        raise InputError(f"text must be a string, not {type(text).__name__}")
+    if not text.strip():
+        raise InputError("text is empty")
+    return text
+
+
+class TacticModel:
+    """A loaded model: its estimator, and the metadata that says what it is."""
+
+    def __init__(self, estimator, meta: dict, path: Path | None = None) -> None:
+        self.estimator, self.meta, self.path = estimator, meta, path
+        self.tactics: list[str] = list(meta["tactics"])
+        self.thresholds = np.array([meta["thresholds"][t] for t in self.tactics])
+        self.version: str = meta["model_version"]
+
+    def __repr__(self) -> str:
+        return f"TacticModel({self.version!r}, {len(self.tactics)} tactics, path={str(self.path)!r})"
+
+    def predict_proba(self, texts: Iterable[str]) -> np.ndarray:
+        """Calibrated probabilities, (n texts, n tactics), in ``self.tactics`` order."""
+        texts = [_clip(check_text(t))[0] for t in texts]
+        if not texts:
+            return np.zeros((0, len(self.tactics)))
+        return self.estimator.predict_proba(texts)
+
+    def predict(self, texts: Iterable[str], *, evidence: bool = True) -> list[Prediction]:
+        """Classify texts; raises InputError naming the first text that cannot be classified."""
+        texts = list(texts)
+        for i, text in enumerate(texts):
+            try:
+                check_text(text)
+            except InputError as exc:
+                raise InputError(f"text #{i}: {exc}") from None
+        clipped = [_clip(t) for t in texts]
+        probabilities = self.predict_proba([t for t, _ in clipped])
+        results = []
+        for (text, note), proba in zip(clipped, probabilities):
+            hits = np.flatnonzero(proba >= self.thresholds)
+            near = np.flatnonzero(np.abs(proba - self.thresholds) < UNCERTAIN_MARGIN)
+            results.append(Prediction(
+                labels=[self.tactics[k] for k in hits],
+                scores={t: round(float(p), 4) for t, p in zip(self.tactics, proba)},
+                evidence=self._evidence(text, hits) if evidence else {},
+                uncertain=[self.tactics[k] for k in near],
+                model=self.version, note=note))
+        return results
+
+    def _evidence(self, text: str, hits: np.ndarray) -> dict[str, dict]:
+        if not len(hits):
+            return {}
+        spans = sentence_spans(text)
+        sentence_scores = self.estimator.predict_proba([text[s:e] for s, e in spans])
+        evidence = {}
+        for k in hits:
+            best = int(np.argmax(sentence_scores[:, k]))
+            start, end = spans[best]
+            evidence[self.tactics[k]] = {
+                "phrases": top_phrases(self.estimator.pipeline_, text, int(k)),
+                "sentence": {"text": text[start:end], "start": start, "end": end,
+                             "score": round(float(sentence_scores[best, k]), 4)},
+            }
+        return evidence
+
+
+def _clip(text: str) -> tuple[str, str | None]:
+    if len(text) <= MAX_CHARS:
+        return text, None
+    return text[:MAX_CHARS], f"text truncated to its first {MAX_CHARS} of {len(text)} characters"
+
+
+def default_model_path() -> Path:
+    """``$TACTICS_MODEL`` when set, else the project's ``models/default``."""
+    return Path(os.environ.get(MODEL_ENV) or _PROJECT_MODELS / "default")
+
+
+def load_model(path: str | Path | None = None) -> TacticModel:
+    """Load a model directory (the default model when ``path`` is None), checking it first."""
+    path = Path(path) if path else default_model_path()
+    meta = read_meta(path)
+    estimator = read_estimator(path)
+    n_outputs = getattr(estimator, "n_outputs_", None)
+    if n_outputs != len(meta["tactics"]):
+        raise ModelError(f"{path}: the model file scores {n_outputs} tactics but model.json lists "
+                         f"{len(meta['tactics'])}; the directory is inconsistent, retrain it")
+    missing = [t for t in meta["tactics"] if t not in meta["thresholds"]]
+    if missing:
+        raise ModelError(f"{path}: model.json has no threshold for {', '.join(missing)}")
+    taxonomy = load_taxonomy()
+    foreign = taxonomy.unknown(meta["tactics"])
+    if foreign:
+        raise ModelError(f"{path}: model was built for tactic ids that are not in the taxonomy "
+                         f"({', '.join(foreign)}); valid ids: {', '.join(taxonomy.ids)}")
+    return TacticModel(estimator, meta, path)
+
+
+def classify_rows(model: TacticModel, rows: Iterable[Row], *, chunk_size: int = 256,
+                  evidence: bool = True) -> Iterator[dict]:
+    """One output record per input row, in order: a prediction, or the row's error."""
+    for chunk in _chunks(rows, chunk_size):
+        good = [row for row in chunk if row.error is None]
+        results = iter(model.predict([row.text for row in good], evidence=evidence)) if good else None
+        for row in chunk:
+            if row.error is not None:
+                yield {"id": row.id, "error": row.error, "model": model.version}
+            else:
+                yield {"id": row.id, **next(results).to_dict()}
+
+
+def _chunks(items: Iterable, size: int) -> Iterator[list]:
+    chunk = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+@lru_cache(maxsize=4)
+def _cached_model(path: str) -> TacticModel:
+    return load_model(path)
+
+
+def predict(texts: str | Iterable[str], *, model: TacticModel | str | Path | None = None,
+            evidence: bool = True) -> list[Prediction]:
+    """Classify one text or many with the given (or default) model, loading it once per process."""
+    if not isinstance(model, TacticModel):
+        model = _cached_model(str(Path(model) if model else default_model_path()))
+    return model.predict([texts] if isinstance(texts, str) else texts, evidence=evidence)

@@ -1,0 +1,67 @@
+"""Training: corpus in, self-describing model directory out."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from .artifact import library_versions, write_model_dir
+from .card import render_card
+from .classifier import TacticClassifier
+from .dataset import DEFAULT_DATA_DIR, corpus_hash, label_matrix, load_corpus
+from .metrics import multilabel_metrics
+from .taxonomy import Taxonomy, load_taxonomy
+
+__all__ = ["train", "DEFAULT_PARAMS"]
+
+DEFAULT_PARAMS: dict = {}
+
+
+def train(output: str | Path, *, data_dir: str | Path = DEFAULT_DATA_DIR, name: str | None = None,
+          seed: int = 0, params: dict | None = None, taxonomy: Taxonomy | None = None,
+          n_jobs: int | None = None) -> Path:
+    """Fit a TacticClassifier on the train split, score it on the test split, write the model dir.
+
+    The test split is only scored, never used to choose anything; thresholds are tuned
+    out-of-fold on train. Same data, params and seed give the same predictions.
+    """
+    taxonomy = taxonomy or load_taxonomy()
+    output = Path(output)
+    corpus = load_corpus(data_dir, taxonomy)
+    tactics = taxonomy.ids
+    train_texts = [r.text for r in corpus["train"]]
+    Y = label_matrix(corpus["train"], tactics)
+    config = {**DEFAULT_PARAMS, **(params or {}), "random_state": seed}
+    started = time.perf_counter()
+    estimator = TacticClassifier(**config, n_jobs=n_jobs).fit(train_texts, Y)
+    seconds = time.perf_counter() - started
+    test = corpus["test"]
+    test_pred = estimator.predict([r.text for r in test])
+    test_metrics = multilabel_metrics(label_matrix(test, tactics), test_pred, tactics,
+                                      kinds=[r.kind for r in test])
+    data_hash = corpus_hash(data_dir)
+    meta = {
+        "name": name or output.name,
+        "model_version": f"{name or output.name}-{data_hash[:8]}-s{seed}",
+        "architecture": "tfidf-word-char+stance-cues / one-vs-rest logistic regression",
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "tactics": tactics,
+        "families": {t: taxonomy.family_of(t) for t in tactics},
+        "definitions": {t: taxonomy[t].definition for t in tactics},
+        "thresholds": {t: round(float(v), 6) for t, v in zip(tactics, estimator.thresholds_)},
+        "params": {k: v for k, v in estimator.get_params().items() if k != "n_jobs"},
+        "data": {"corpus_sha256": data_hash, "data_dir": str(data_dir),
+                 "train_records": len(corpus["train"]), "test_records": len(test),
+                 "train_per_tactic": dict(zip(tactics, Y.sum(axis=0).tolist()))},
+        "versions": library_versions(),
+        "training_seconds": round(seconds, 1),
+        "metrics": {
+            "train_out_of_fold_f1": {t: round(float(f), 4) for t, f in zip(tactics, estimator.oof_f1_)},
+            "train_out_of_fold_macro_f1": round(float(np.mean(estimator.oof_f1_)), 4),
+            "test": test_metrics,
+        },
+    }
+    return write_model_dir(output, estimator, meta, render_card(meta), config)
