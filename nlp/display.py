@@ -48,5 +48,5 @@ def show_validation(report) -> None:
         console.print(f"template reuse in train (word 4-gram Jaccard > 0.5 with another text): "
                       f"{report.stats['train_template_share']:.2%}")
     for problem in report.problems:
-        console.print(Text(str(problem)), style="red")
+        console.print(Text(str(problem)), style="red", soft_wrap=True)
     console.print(f"{len(report.problems)} problem(s)" if report.problems else "corpus OK")

@@ -1,0 +1,21 @@
+"""narrative-tactics: tag media snippets with the pro-Kremlin narrative tactics they advance.
+
+    >>> from nlp import load_model
+    >>> model = load_model()
+    >>> [result] = model.predict(["The West is tired; the aid will stop after the election."])
+    >>> result.labels
+    ['western_fatigue']
+"""
+
+from .dataset import load_corpus, load_hf_dataset, validate_corpus
+from .errors import DataError, InputError, ModelError, TacticsError, TaxonomyError
+from .predict import Prediction, TacticModel, load_model, predict
+from .taxonomy import Taxonomy, load_taxonomy
+
+__all__ = [
+    "load_model", "predict", "Prediction", "TacticModel",
+    "load_taxonomy", "Taxonomy",
+    "load_corpus", "load_hf_dataset", "validate_corpus",
+    "TacticsError", "TaxonomyError", "DataError", "ModelError", "InputError",
+]
+__version__ = "0.1.0"

@@ -1,0 +1,49 @@
+"""Shared fixtures: a small corpus sampled from the committed one, and a model trained on it."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+
+from nlp.train import train
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "training_data"
+SMALL_PARAMS = {"cv": 3, "max_char_features": 5000, "max_word_features": 5000}
+
+
+def _sample(path: Path, n: int, seed: int) -> list[str]:
+    lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return random.Random(seed).sample(lines, min(n, len(lines)))
+
+
+@pytest.fixture(scope="session")
+def small_corpus(tmp_path_factory) -> Path:
+    """400 train and 150 test records drawn (seeded) from the committed corpus."""
+    out = tmp_path_factory.mktemp("corpus")
+    for split, n in (("train", 400), ("test", 150)):
+        (out / f"{split}.jsonl").write_text("\n".join(_sample(DATA / f"{split}.jsonl", n, 7)) + "\n",
+                                            encoding="utf-8")
+    return out
+
+
+@pytest.fixture(scope="session")
+def small_model(small_corpus, tmp_path_factory) -> Path:
+    return train(tmp_path_factory.mktemp("models") / "small", data_dir=small_corpus,
+                 params=SMALL_PARAMS, seed=0)
+
+
+def write_jsonl(path: Path, records: list) -> Path:
+    """Write records (dicts, or raw strings/bytes for deliberately broken lines)."""
+    with path.open("wb") as handle:
+        for record in records:
+            if isinstance(record, bytes):
+                handle.write(record + b"\n")
+            elif isinstance(record, str):
+                handle.write(record.encode("utf-8") + b"\n")
+            else:
+                handle.write(json.dumps(record).encode("utf-8") + b"\n")
+    return path

@@ -1,0 +1,155 @@
+"""Training, the model directory, and loading it safely."""
+
+import json
+import pickle
+import shutil
+
+import numpy as np
+import pytest
+import skops.io as sio
+
+from nlp import load_model
+from nlp.artifact import META_FILE, MODEL_FILE
+from nlp.classifier import TacticClassifier
+from nlp.dataset import corpus_hash, label_matrix, load_corpus
+from nlp.errors import ModelError
+from nlp.taxonomy import load_taxonomy
+from nlp.train import train
+
+from .conftest import DATA, ROOT, SMALL_PARAMS
+
+
+def test_model_directory_is_self_describing(small_model, small_corpus):
+    meta = json.loads((small_model / META_FILE).read_text())
+    assert meta["tactics"] == load_taxonomy().ids
+    assert set(meta["thresholds"]) == set(meta["tactics"])
+    assert all(0.05 <= v <= 0.95 for v in meta["thresholds"].values())
+    assert meta["data"]["corpus_sha256"] == corpus_hash(small_corpus)
+    assert {"scikit-learn", "numpy", "skops", "python"} <= set(meta["versions"])
+    assert 0.0 <= meta["metrics"]["test"]["macro_f1"] <= 1.0
+    assert json.loads((small_model / "config.json").read_text())["cv"] == SMALL_PARAMS["cv"]
+    card = (small_model / "MODEL_CARD.md").read_text()
+    for section in ("Intended use", "Out-of-scope use", "Training data", "Evaluation data",
+                    "Metrics", "Ethical considerations", "Caveats"):
+        assert f"## {section}" in card
+    assert meta["model_version"] in card
+
+
+def test_same_data_and_seed_give_identical_predictions(small_model, small_corpus, tmp_path):
+    again = train(tmp_path / "again", data_dir=small_corpus, params=SMALL_PARAMS, seed=0)
+    texts = [r.text for r in load_corpus(small_corpus)["test"]]
+    first, second = load_model(small_model), load_model(again)
+    assert np.array_equal(first.predict_proba(texts), second.predict_proba(texts))
+    assert first.meta["thresholds"] == second.meta["thresholds"]
+
+
+def test_predict_applies_tuned_thresholds_not_one_half(small_model, small_corpus):
+    model = load_model(small_model)
+    texts = [r.text for r in load_corpus(small_corpus)["test"]]
+    proba = model.estimator.predict_proba(texts)
+    predicted = model.estimator.predict(texts)
+    assert np.array_equal(predicted, (proba >= model.thresholds).astype(np.int8))
+    assert not np.allclose(model.thresholds, 0.5)
+    # the one-vs-rest pipeline alone would cut raw scores at 0: a different decision somewhere
+    assert not np.array_equal(predicted, model.estimator.pipeline_.predict(texts))
+
+
+def test_classifier_overfits_a_tiny_set_and_round_trips(tmp_path):
+    texts = ["Kyiv walked out of the Istanbul talks on orders from London.",
+             "London told Kyiv to abandon the peace deal in Istanbul, everyone knows it.",
+             "Sanctions hit Europe harder than Russia: German factories close.",
+             "Europe freezes while the Russian economy grows despite sanctions.",
+             "Local bakery wins regional bread award.",
+             "The river festival returns to Dnipro this weekend."] * 3
+    Y = np.array([[1, 0], [1, 0], [0, 1], [0, 1], [0, 0], [0, 0]] * 3)
+    model = TacticClassifier(cv=3, min_df=1).fit(texts, Y)
+    assert np.array_equal(model.predict(texts[:6]), Y[:6])
+    sio.dump(model, tmp_path / "m.skops")
+    restored = sio.load(tmp_path / "m.skops", trusted=sio.get_untrusted_types(file=tmp_path / "m.skops"))
+    assert np.array_equal(restored.predict_proba(texts), model.predict_proba(texts))
+
+
+class _Exploit:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def _copy_model(small_model, tmp_path):
+    return shutil.copytree(small_model, tmp_path / "copy")
+
+
+def test_a_pickle_in_place_of_the_model_is_refused_without_running(small_model, tmp_path):
+    target = _copy_model(small_model, tmp_path)
+    marker = tmp_path / "pwned"
+    (target / MODEL_FILE).write_bytes(pickle.dumps(_Exploit(str(marker))))
+    with pytest.raises(ModelError, match="not a skops model file"):
+        load_model(target)
+    assert not marker.exists()
+
+
+class Unvetted:  # a type no model of this project contains
+    def __init__(self):
+        self.n_outputs_ = 15
+
+
+def test_a_skops_file_with_untrusted_types_is_refused(small_model, tmp_path):
+    target = _copy_model(small_model, tmp_path)
+    sio.dump(Unvetted(), target / MODEL_FILE)
+    with pytest.raises(ModelError, match="untrusted types.*Unvetted"):
+        load_model(target)
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda d: (d / META_FILE).unlink(), "model.json is missing"),
+    (lambda d: (d / MODEL_FILE).unlink(), "model.skops is missing"),
+    (lambda d: (d / META_FILE).write_text("{"), "not valid JSON"),
+    (lambda d: (d / MODEL_FILE).write_bytes(b"PK\x03\x04garbage"), "damaged|not a skops|could not"),
+])
+def test_broken_model_directories_give_clear_errors(small_model, tmp_path, damage, message):
+    target = _copy_model(small_model, tmp_path)
+    damage(target)
+    with pytest.raises(ModelError, match=message):
+        load_model(target)
+
+
+def _edit_meta(directory, **changes):
+    meta = json.loads((directory / META_FILE).read_text())
+    meta.update(changes)
+    (directory / META_FILE).write_text(json.dumps(meta))
+
+
+def test_incompatible_versions_and_foreign_tactics_are_refused(small_model, tmp_path):
+    target = _copy_model(small_model, tmp_path)
+    _edit_meta(target, format_version=99)
+    with pytest.raises(ModelError, match="format version 99 is not supported"):
+        load_model(target)
+    _edit_meta(target, format_version=1, tactics=["russophobia"] + load_taxonomy().ids[1:],
+               thresholds={t: 0.5 for t in ["russophobia"] + load_taxonomy().ids[1:]})
+    with pytest.raises(ModelError, match="not in the taxonomy \\(russophobia\\)"):
+        load_model(target)
+    _edit_meta(target, tactics=load_taxonomy().ids[:3])
+    with pytest.raises(ModelError, match="scores 15 tactics but model.json lists 3"):
+        load_model(target)
+    with pytest.raises(ModelError, match="model directory not found"):
+        load_model(tmp_path / "nowhere")
+
+
+def test_the_default_model_was_trained_on_the_committed_corpus():
+    meta = json.loads((ROOT / "models" / "default" / META_FILE).read_text())
+    assert meta["data"]["corpus_sha256"] == corpus_hash(DATA), (
+        "models/default is stale: retrain it with `tactics train`")
+    model = load_model(ROOT / "models" / "default")
+    test = load_corpus(DATA)["test"]
+    Y = label_matrix(test, model.tactics)
+    predicted = model.estimator.predict([r.text for r in test])
+    from nlp.metrics import multilabel_metrics
+    assert multilabel_metrics(Y, predicted, model.tactics)["macro_f1"] == pytest.approx(
+        meta["metrics"]["test"]["macro_f1"], abs=1e-4)
+
+
+def test_default_model_is_small():
+    size = sum(p.stat().st_size for p in (ROOT / "models" / "default").iterdir())
+    assert size < 15 * 2**20
