@@ -11,7 +11,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from sklearn.metrics import precision_recall_curve  # noqa: E402
 
-__all__ = ["plot_f1_bars", "plot_confusion", "plot_pr_curves", "plot_reliability"]
+__all__ = ["plot_f1_bars", "plot_confusion", "plot_pr_curves", "plot_reliability",
+           "plot_learning_curve"]
 
 
 def _save(fig, path: Path) -> Path:
@@ -89,4 +90,18 @@ def plot_reliability(Y: np.ndarray, P: np.ndarray, path: Path, bins: int = 10) -
     ax.set_xlabel("predicted probability")
     ax.set_ylabel("observed frequency")
     ax.set_title("Reliability (all tactics, test split)")
+    return _save(fig, path)
+
+
+def plot_learning_curve(points: list[dict], path: Path) -> Path:
+    """Test macro F1 and hard-negative FPR against the number of training records."""
+    sizes = [p["train_records"] for p in points]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot(sizes, [p["macro_f1"] for p in points], "o-", label="test macro F1")
+    ax.plot(sizes, [p["none_fpr_hard_negative"] for p in points], "s--",
+            label="none FPR on hard negatives")
+    ax.set_xlabel("training records")
+    ax.set_ylim(0, 1)
+    ax.legend()
+    ax.grid(alpha=0.3)
     return _save(fig, path)

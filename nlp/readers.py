@@ -46,8 +46,8 @@ def detect_format(path: str | Path, fmt: str | None = None) -> str:
         suffixes = suffixes[:-1]
     found = _SUFFIXES.get(suffixes[-1]) if suffixes else None
     if found is None:
-        raise DataError(f"cannot tell the format from the extension; use .jsonl, .csv, .parquet "
-                        f"or .txt (optionally .gz), or pass --format", path=str(path))
+        raise DataError("cannot tell the format from the extension; use .jsonl, .csv, .parquet "
+                        "or .txt (optionally .gz), or pass --format", path=str(path))
     if found == "parquet" and str(path).lower().endswith(".gz"):
         raise DataError("Parquet files are compressed internally; drop the .gz", path=str(path))
     return found

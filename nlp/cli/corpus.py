@@ -1,0 +1,84 @@
+"""Corpus commands: `validate`, `audit`, `agreement`, `labels`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from ._util import DATA_OPTION, app, errors_to_exit, fail
+
+
+@app.command()
+@errors_to_exit
+def validate(data: Path = typer.Argument(Path("training_data"), help="Corpus directory.")) -> None:
+    """Check the corpus: JSON, texts, labels, ids, duplicates and near-duplicates across splits."""
+    from ..dataset import validate_corpus
+    from ..display import show_validation
+
+    report = validate_corpus(data)
+    show_validation(report)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+@errors_to_exit
+def audit(
+    data: Path = DATA_OPTION,
+    split: str = typer.Option("train", help="Split to audit: train or test."),
+    output: Path = typer.Option(Path("evaluation/audit.jsonl"), "--output", "-o", help="Where to write the suspects (JSONL)."),
+    top: int = typer.Option(100, help="How many suspects to list."),
+    jobs: int = typer.Option(1, "--jobs", "-j", help="Processes for cross-validation."),
+) -> None:
+    """List likely label errors: records whose labels disagree with out-of-fold scores."""
+    from ..audit import find_label_issues
+    from ..dataset import load_corpus
+    from ..taxonomy import load_taxonomy
+    from ..writers import atomic_text_output, json_line
+
+    records = load_corpus(data)[split]
+    issues = find_label_issues(records, load_taxonomy().ids, n_jobs=jobs)
+    with atomic_text_output(output) as out:
+        for issue in issues[:top]:
+            out.write(json_line(issue))
+    typer.echo(f"{len(issues)} suspect records in {split} ({len(issues) / len(records):.1%}); "
+               f"the {min(top, len(issues))} most suspect written to {output}")
+
+
+@app.command()
+@errors_to_exit
+def agreement(
+    second: Path = typer.Argument(..., help="JSONL of an independent labelling pass: id and labels."),
+    data: Path = DATA_OPTION,
+    output: Path = typer.Option(Path("evaluation/agreement.json"), "--output", "-o"),
+) -> None:
+    """Agreement per tactic (F1 and Cohen's kappa) between the corpus labels and a second pass."""
+    from ..audit import agreement as compare
+    from ..dataset import load_corpus, load_split
+    from ..taxonomy import load_taxonomy
+    from ..writers import atomic_text_output
+
+    taxonomy = load_taxonomy()
+    corpus = {r.id: list(r.labels) for split in load_corpus(data, taxonomy).values() for r in split}
+    passes = {r.id: list(r.labels) for r in load_split(second, taxonomy)}
+    unknown = sorted(set(passes) - set(corpus))
+    if unknown:
+        fail(f"{second}: ids not in the corpus: {', '.join(unknown[:5])}")
+    result = compare(corpus, passes, taxonomy.ids)
+    with atomic_text_output(output) as out:
+        out.write(json.dumps(result, indent=2) + "\n")
+    typer.echo(f"{result['records']} records: exact label-set match {result['exact_set_match']:.1%}, "
+               f"macro F1 {result['macro_f1']:.3f}, mean kappa {result['mean_kappa']:.3f}; "
+               f"{len(result['disagreements'])} disagreements (written to {output})")
+
+
+@app.command()
+@errors_to_exit
+def labels() -> None:
+    """List the tactic ids, their families and definitions."""
+    from ..taxonomy import load_taxonomy
+
+    for tactic in load_taxonomy().tactics:
+        typer.echo(f"{tactic.id:24} {tactic.family:13} {tactic.definition}")

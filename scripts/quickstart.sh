@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Set up a virtual environment, install the project, and classify the example snippets with the
+# shipped default model. Pass your own file to classify it instead:
+#   scripts/quickstart.sh my-feed.jsonl tagged.jsonl
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON="${PYTHON:-python3}"
+if [ ! -x .venv/bin/python ]; then
+  "$PYTHON" -m venv .venv
+fi
+.venv/bin/python -m pip install --quiet --upgrade pip
+.venv/bin/python -m pip install --quiet -e .
+INPUT="${1:-examples/snippets.jsonl}"
+OUTPUT="${2:--}"
+exec .venv/bin/tactics predict --input "$INPUT" --output "$OUTPUT"
