@@ -2,6 +2,11 @@
 
 Both are fitted on out-of-fold scores, never on the data the scores were trained on, and both are
 stored as plain arrays so a model file needs no code to restore them.
+
+With a *gate*, the raw scores carry one extra last column: a shared score for "advances any
+tactic". Each tactic's probability then combines its own score with the gate score, so that the
+stance signal learnt from all texts (propaganda vs reporting, analysis, debunking) can veto a
+tactic whose own classifier only sees the topic.
 """
 
 from __future__ import annotations
@@ -16,45 +21,53 @@ __all__ = ["ScoreCalibrator", "tune_thresholds"]
 
 
 class ScoreCalibrator(TransformerMixin, BaseEstimator):
-    """Map a (n, k) matrix of raw scores to calibrated probabilities, one mapping per column.
+    """Map raw scores (n, k [+1 gate column]) to calibrated probabilities (n, k).
 
-    ``method="sigmoid"`` is Platt scaling; ``"isotonic"`` a monotone step function, kept as its
-    knots and applied with linear interpolation.
+    Per tactic, a logistic regression on its own score (and the gate score, when ``gate``) gives
+    a logit; ``method="sigmoid"`` returns its sigmoid (Platt scaling), ``"isotonic"`` passes the
+    logit through a monotone step function kept as knots and applied by interpolation.
     """
 
-    def __init__(self, method: str = "sigmoid") -> None:
+    def __init__(self, method: str = "sigmoid", gate: bool = False) -> None:
         self.method = method
+        self.gate = gate
+
+    def _inputs(self, scores: np.ndarray, k: int) -> np.ndarray:
+        return scores[:, [k, -1]] if self.gate else scores[:, [k]]
 
     def fit(self, scores: np.ndarray, Y: np.ndarray):
         if self.method not in ("sigmoid", "isotonic"):
             raise ValueError(f"calibration method must be 'sigmoid' or 'isotonic', not {self.method!r}")
         scores, Y = np.asarray(scores, dtype=np.float64), np.asarray(Y)
-        self.knots_x_, self.knots_y_, self.slope_, self.intercept_ = [], [], [], []
-        for k in range(scores.shape[1]):
-            s, y = scores[:, k], Y[:, k]
-            if self.method == "sigmoid":
-                if y.min() == y.max():  # a tactic absent from the data: a constant probability
-                    self.slope_.append(0.0)
-                    self.intercept_.append(-10.0 if y.max() == 0 else 10.0)
-                    continue
-                platt = LogisticRegression(C=1e4).fit(s.reshape(-1, 1), y)
-                self.slope_.append(float(platt.coef_[0, 0]))
-                self.intercept_.append(float(platt.intercept_[0]))
+        n_outputs = Y.shape[1]
+        width = 2 if self.gate else 1
+        self.coef_ = np.zeros((n_outputs, width))
+        self.intercept_ = np.zeros(n_outputs)
+        self.knots_x_, self.knots_y_ = [], []
+        for k in range(n_outputs):
+            y = Y[:, k]
+            if y.min() == y.max():  # a tactic absent from the data: a constant probability
+                self.intercept_[k] = -10.0 if y.max() == 0 else 10.0
             else:
-                iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(s, y)
+                platt = LogisticRegression(C=1e4).fit(self._inputs(scores, k), y)
+                self.coef_[k], self.intercept_[k] = platt.coef_[0], platt.intercept_[0]
+            if self.method == "isotonic":
+                logit = self._inputs(scores, k) @ self.coef_[k] + self.intercept_[k]
+                iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(logit, y)
                 self.knots_x_.append(np.asarray(iso.X_thresholds_, dtype=np.float64))
                 self.knots_y_.append(np.asarray(iso.y_thresholds_, dtype=np.float64))
-        self.slope_, self.intercept_ = np.array(self.slope_), np.array(self.intercept_)
-        self.n_outputs_ = scores.shape[1]
+        self.n_outputs_ = n_outputs
         return self
 
     def transform(self, scores: np.ndarray) -> np.ndarray:
         check_is_fitted(self, "n_outputs_")
         scores = np.asarray(scores, dtype=np.float64)
-        if self.method == "sigmoid":
-            return 1.0 / (1.0 + np.exp(-(scores * self.slope_ + self.intercept_)))
-        return np.column_stack([np.interp(scores[:, k], self.knots_x_[k], self.knots_y_[k])
-                                for k in range(self.n_outputs_)])
+        out = np.empty((len(scores), self.n_outputs_))
+        for k in range(self.n_outputs_):
+            logit = self._inputs(scores, k) @ self.coef_[k] + self.intercept_[k]
+            out[:, k] = (1.0 / (1.0 + np.exp(-logit)) if self.method == "sigmoid"
+                         else np.interp(logit, self.knots_x_[k], self.knots_y_[k]))
+        return out
 
 
 def tune_thresholds(probabilities: np.ndarray, Y: np.ndarray, *, floor: float = 0.05,

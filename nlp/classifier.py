@@ -24,13 +24,18 @@ __all__ = ["TacticClassifier", "out_of_fold_scores"]
 
 
 class TacticClassifier(ClassifierMixin, BaseEstimator):
-    """Multi-label classifier over texts; ``Y`` is a 0/1 matrix with one column per tactic."""
+    """Multi-label classifier over texts; ``Y`` is a 0/1 matrix with one column per tactic.
+
+    With ``gate`` (the default) one more linear model learns "advances any tactic" from all
+    texts, and each tactic's calibrated probability combines its own score with that gate score.
+    """
 
     def __init__(self, *, C: float = 8.0, class_weight: str | None = "balanced",
                  word_ngrams: tuple[int, int] = (1, 2), char_ngrams: tuple[int, int] = (2, 5),
                  min_df: int = 2, max_word_features: int | None = 40000,
                  max_char_features: int | None = 60000, stance: bool = True,
-                 calibration: str = "sigmoid", cv: int = 5, random_state: int = 0,
+                 gate: bool = True, calibration: str = "sigmoid", cv: int = 5,
+                 random_state: int = 0,
                  n_jobs: int | None = None) -> None:
         self.C = C
         self.class_weight = class_weight
@@ -40,6 +45,7 @@ class TacticClassifier(ClassifierMixin, BaseEstimator):
         self.max_word_features = max_word_features
         self.max_char_features = max_char_features
         self.stance = stance
+        self.gate = gate
         self.calibration = calibration
         self.cv = cv
         self.random_state = random_state
@@ -57,20 +63,21 @@ class TacticClassifier(ClassifierMixin, BaseEstimator):
 
     def fit(self, X, Y):
         X, Y = list(X), np.asarray(Y, dtype=np.int8)
-        oof = out_of_fold_scores(self.make_pipeline(), X, Y, cv=self.cv,
+        targets = np.column_stack([Y, Y.any(axis=1)]) if self.gate else Y
+        oof = out_of_fold_scores(self.make_pipeline(), X, targets, cv=self.cv,
                                  random_state=self.random_state, n_jobs=self.n_jobs)
-        self.calibrator_ = ScoreCalibrator(self.calibration).fit(oof, Y)
+        self.calibrator_ = ScoreCalibrator(self.calibration, gate=self.gate).fit(oof, Y)
         oof_probabilities = self.calibrator_.transform(oof)
         self.thresholds_ = tune_thresholds(oof_probabilities, Y)
         self.oof_f1_ = f1_score(Y, oof_probabilities >= self.thresholds_, average=None,
                                 zero_division=0)
-        self.pipeline_ = self.make_pipeline().fit(X, Y)
+        self.pipeline_ = self.make_pipeline().fit(X, targets)
         _shrink(self.pipeline_)
         self.n_outputs_ = Y.shape[1]
         return self
 
     def decision_function(self, X) -> np.ndarray:
-        """Raw linear scores, (n texts, n tactics)."""
+        """Raw linear scores, (n texts, n tactics [+1 gate column when ``gate``])."""
         check_is_fitted(self, "pipeline_")
         scores = self.pipeline_.decision_function(list(X))
         return scores.reshape(len(scores), -1)

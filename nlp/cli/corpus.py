@@ -1,4 +1,4 @@
-"""Corpus commands: `validate`, `audit`, `agreement`, `labels`."""
+"""Corpus commands: `validate`, `audit`, `agreement`, `datasheet`, `labels`."""
 
 from __future__ import annotations
 
@@ -72,6 +72,15 @@ def agreement(
     typer.echo(f"{result['records']} records: exact label-set match {result['exact_set_match']:.1%}, "
                f"macro F1 {result['macro_f1']:.3f}, mean kappa {result['mean_kappa']:.3f}; "
                f"{len(result['disagreements'])} disagreements (written to {output})")
+
+
+@app.command()
+@errors_to_exit
+def datasheet(data: Path = typer.Argument(Path("training_data"), help="Corpus directory.")) -> None:
+    """Recompute the figures in the corpus datasheet (README.md of the corpus directory)."""
+    from ..datasheet import update_datasheet
+
+    typer.echo(f"updated {update_datasheet(data)}")
 
 
 @app.command()
