@@ -1,8 +1,10 @@
 """Model directories: writing them, and loading them without ever executing code from a file.
 
 A model directory holds ``model.skops`` (the fitted estimator in skops' format, restored only from
-an explicit list of trusted types), ``model.json`` (what the model is: version, tactics,
-thresholds, data hash, library versions, metrics) and ``MODEL_CARD.md``.
+an explicit list of trusted types) or, for the spaCy architecture, a ``spacy/`` pipeline directory
+(spaCy's own config + msgpack weights, no pickle); ``model.json`` (what the model is: version,
+tactics, thresholds, data hash, library versions, metrics); ``config.json`` (the training
+parameters); and ``MODEL_CARD.md``.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ __all__ = ["FORMAT_VERSION", "MODEL_FILE", "META_FILE", "CARD_FILE", "TRUSTED_TY
 
 FORMAT_VERSION = 1
 MODEL_FILE, META_FILE, CARD_FILE, CONFIG_FILE = "model.skops", "model.json", "MODEL_CARD.md", "config.json"
+SPACY_DIR = "spacy"
 
 # The project's own classes a model file may contain, on top of the scikit-learn, NumPy and SciPy
 # types skops trusts by default. Anything else in a file is refused before it is built.
@@ -53,8 +56,14 @@ def write_model_dir(path: str | Path, estimator: Any, meta: dict, card: str, con
     path.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{path.name}-", dir=path.parent))
     try:
-        sio.dump(estimator, staging / MODEL_FILE, compression=zipfile.ZIP_DEFLATED, compresslevel=9)
-        _write_json(staging / META_FILE, {"format_version": FORMAT_VERSION, **meta})
+        if hasattr(estimator, "save_dir"):  # estimators with their own safe format (spaCy)
+            estimator.save_dir(staging / SPACY_DIR)
+            storage = "spacy"
+        else:
+            sio.dump(estimator, staging / MODEL_FILE, compression=zipfile.ZIP_DEFLATED,
+                     compresslevel=9)
+            storage = "skops"
+        _write_json(staging / META_FILE, {"format_version": FORMAT_VERSION, "storage": storage, **meta})
         _write_json(staging / CONFIG_FILE, config)
         (staging / CARD_FILE).write_text(card, encoding="utf-8")
         if path.exists():
@@ -94,8 +103,14 @@ def read_meta(path: str | Path) -> dict:
     return meta
 
 
-def read_estimator(path: str | Path) -> Any:
+def read_estimator(path: str | Path, storage: str = "skops") -> Any:
     """Restore the estimator, refusing any file that holds types outside the trusted list."""
+    if storage == "spacy":
+        from .spacy_textcat import SpacyTextcatClassifier
+
+        return SpacyTextcatClassifier.load_dir(Path(path) / SPACY_DIR)
+    if storage != "skops":
+        raise ModelError(f"{path}: unknown model storage {storage!r}; expected 'skops' or 'spacy'")
     model_path = Path(path) / MODEL_FILE
     if not model_path.exists():
         raise ModelError(f"{model_path} is missing")

@@ -32,7 +32,7 @@ def render_card(meta: dict) -> str:
     versions = ", ".join(f"{k} {v}" for k, v in meta["versions"].items())
     return f"""# Model card: {meta['name']}
 
-**Version** `{meta['model_version']}` · created {meta['created']} · {meta['architecture']}
+**Version** `{meta['model_version']}` · created {meta['created']} · {meta.get('architecture_description', meta['architecture'])}
 
 ## Model details
 A multi-label text classifier that tags English media snippets with the pro-Kremlin

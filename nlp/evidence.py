@@ -1,42 +1,18 @@
-"""Why a tactic was predicted: the words that weighed most and the sentence that scores highest.
+"""Why a tactic was predicted: the words that weighed most.
 
-Word evidence reads the linear model directly (feature value x coefficient on the word-n-gram
-block); sentence evidence scores each sentence on its own, found with spaCy's rule-based
-sentencizer (no downloaded pipeline).
+Word evidence reads the linear model directly: feature value x coefficient on the word-n-gram
+block, mapped back to character offsets in the text.
 """
 
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 
 import numpy as np
 
 from .features import WORD_FEATURES
 
-__all__ = ["sentence_spans", "top_phrases", "locate"]
-
-
-@lru_cache(maxsize=1)
-def _sentencizer():
-    import spacy
-
-    nlp = spacy.blank("en")
-    nlp.add_pipe("sentencizer")
-    return nlp
-
-
-def sentence_spans(text: str) -> list[tuple[int, int]]:
-    """Character (start, end) of each sentence; newlines also end a sentence."""
-    spans = []
-    for block in re.finditer(r"[^\n]+", text):
-        doc = _sentencizer()(block.group())
-        for sent in doc.sents:
-            stripped = sent.text.strip()
-            if stripped:
-                start = block.start() + sent.start_char + (len(sent.text) - len(sent.text.lstrip()))
-                spans.append((start, start + len(stripped)))
-    return spans
+__all__ = ["top_phrases", "locate"]
 
 
 def locate(text: str, phrase: str) -> tuple[int, int] | None:

@@ -15,8 +15,9 @@ import numpy as np
 
 from .artifact import read_estimator, read_meta
 from .errors import InputError, ModelError
-from .evidence import sentence_spans, top_phrases
+from .evidence import top_phrases
 from .readers import Row
+from .segment import sentence_spans, windows
 from .taxonomy import load_taxonomy
 
 __all__ = ["Prediction", "TacticModel", "load_model", "predict", "default_model_path",
@@ -24,6 +25,8 @@ __all__ = ["Prediction", "TacticModel", "load_model", "predict", "default_model_
 
 MAX_CHARS = 20_000
 UNCERTAIN_MARGIN = 0.1
+LONG_TEXT_WORDS = 120      # texts longer than this are also scored window by window
+WINDOW_SENTENCES = 3
 MODEL_ENV = "TACTICS_MODEL"
 _PROJECT_MODELS = Path(__file__).resolve().parent.parent / "models"
 
@@ -68,12 +71,30 @@ class TacticModel:
     def __repr__(self) -> str:
         return f"TacticModel({self.version!r}, {len(self.tactics)} tactics, path={str(self.path)!r})"
 
-    def predict_proba(self, texts: Iterable[str]) -> np.ndarray:
-        """Calibrated probabilities, (n texts, n tactics), in ``self.tactics`` order."""
+    def predict_proba(self, texts: Iterable[str], *, long_texts: bool = True) -> np.ndarray:
+        """Calibrated probabilities, (n texts, n tactics), in ``self.tactics`` order.
+
+        A text over LONG_TEXT_WORDS words scores, per tactic, the maximum over the whole text and
+        each window of WINDOW_SENTENCES consecutive sentences (``long_texts=False`` turns that off).
+        """
         texts = [_clip(check_text(t))[0] for t in texts]
         if not texts:
             return np.zeros((0, len(self.tactics)))
-        return self.estimator.predict_proba(texts)
+        probabilities = self.estimator.predict_proba(texts)
+        if long_texts:
+            self._raise_to_window_scores(texts, probabilities)
+        return probabilities
+
+    def _raise_to_window_scores(self, texts: list[str], probabilities: np.ndarray) -> None:
+        owners, pieces = [], []
+        for i, text in enumerate(texts):
+            if len(text.split()) > LONG_TEXT_WORDS:
+                for start, end in windows(sentence_spans(text), WINDOW_SENTENCES):
+                    owners.append(i)
+                    pieces.append(text[start:end])
+        if pieces:
+            window_scores = self.estimator.predict_proba(pieces)
+            np.maximum.at(probabilities, np.array(owners), window_scores)
 
     def predict(self, texts: Iterable[str], *, evidence: bool = True) -> list[Prediction]:
         """Classify texts; raises InputError naming the first text that cannot be classified."""
@@ -129,7 +150,7 @@ def load_model(path: str | Path | None = None) -> TacticModel:
     """Load a model directory (the default model when ``path`` is None), checking it first."""
     path = Path(path) if path else default_model_path()
     meta = read_meta(path)
-    estimator = read_estimator(path)
+    estimator = read_estimator(path, meta.get("storage", "skops"))
     n_outputs = getattr(estimator, "n_outputs_", None)
     if n_outputs != len(meta["tactics"]):
         raise ModelError(f"{path}: the model file scores {n_outputs} tactics but model.json lists "

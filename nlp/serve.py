@@ -9,7 +9,7 @@ from __future__ import annotations
 import hmac
 import ipaddress
 from pathlib import Path
-from typing import Annotated, Callable
+from typing import Callable
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
@@ -23,12 +23,11 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from .errors import InputError, TacticsError, TaxonomyError
 from .feedback import FeedbackStore
 from .predict import MAX_CHARS, TacticModel, check_text, classify_rows
-from .readers import Row
+from .readers import Row, text_error
 from .taxonomy import load_taxonomy
 
-__all__ = ["create_app", "is_loopback", "LOOPBACK_NAMES", "TOKEN_ENV", "DEFAULT_MAX_BATCH"]
+__all__ = ["create_app", "is_loopback", "LOOPBACK_NAMES", "DEFAULT_MAX_BATCH"]
 
-TOKEN_ENV = "TACTICS_TOKEN"
 DEFAULT_MAX_BATCH = 64
 LOOPBACK_NAMES = ["localhost", "127.0.0.1", "[::1]"]   # Host headers that reach a loopback server
 STATIC_DIR = Path(__file__).with_name("static")
@@ -149,11 +148,10 @@ def _api(model: TacticModel, store: FeedbackStore, *, token: str | None, max_cha
 
 
 def _row(number: int, item: Item) -> Row:
-    """An input row as the readers make it: a text that cannot be classified carries an error."""
-    try:
-        return Row(number, item.id, check_text(item.text))
-    except InputError as exc:
-        return Row(number, item.id, None, str(exc))
+    """An input row as the file readers make it: a text that cannot be classified carries the
+    same error the CLI would report."""
+    error = text_error(item.text)
+    return Row(number, item.id, None if error else item.text, error)
 
 
 def _check_limits(texts: list[str], max_chars: int, max_batch: int) -> None:
@@ -173,9 +171,9 @@ def _too_large(message: str, limit: int) -> None:
 def _bearer_check(token: str | None) -> Callable[..., None]:
     """A dependency that accepts a request only with ``Authorization: Bearer <token>`` (any
     request when ``token`` is None)."""
-    bearer = HTTPBearer(auto_error=False, description="The server's token (--token or $TACTICS_TOKEN).")
+    bearer = HTTPBearer(auto_error=False, description="The token the server was started with.")
 
-    def authorized(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> None:
+    def authorized(credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:
         if token is None:
             return
         given = credentials.credentials if credentials else ""

@@ -18,11 +18,26 @@ from .taxonomy import Taxonomy, load_taxonomy
 __all__ = ["train", "DEFAULT_PARAMS"]
 
 DEFAULT_PARAMS: dict = {}
+ARCHITECTURES = {
+    "tfidf": "tfidf-word-char+stance-cues / one-vs-rest logistic regression + any-tactic gate",
+    "spacy": "spaCy textcat_multilabel (trained from config.cfg, no pretrained vectors)",
+}
+
+
+def make_estimator(architecture: str, params: dict, seed: int, n_jobs: int | None):
+    """An unfitted estimator of the named architecture with the given parameters."""
+    if architecture == "tfidf":
+        return TacticClassifier(**params, random_state=seed, n_jobs=n_jobs)
+    if architecture == "spacy":
+        from .spacy_textcat import SpacyTextcatClassifier
+
+        return SpacyTextcatClassifier(**params, random_state=seed)
+    raise ValueError(f"unknown architecture {architecture!r}; choose one of {', '.join(ARCHITECTURES)}")
 
 
 def train(output: str | Path, *, data_dir: str | Path = DEFAULT_DATA_DIR, name: str | None = None,
           seed: int = 0, params: dict | None = None, taxonomy: Taxonomy | None = None,
-          n_jobs: int | None = None) -> Path:
+          n_jobs: int | None = None, architecture: str = "tfidf") -> Path:
     """Fit a TacticClassifier on the train split, score it on the test split, write the model dir.
 
     The test split is only scored, never used to choose anything; thresholds are tuned
@@ -34,9 +49,9 @@ def train(output: str | Path, *, data_dir: str | Path = DEFAULT_DATA_DIR, name: 
     tactics = taxonomy.ids
     train_texts = [r.text for r in corpus["train"]]
     Y = label_matrix(corpus["train"], tactics)
-    config = {**DEFAULT_PARAMS, **(params or {}), "random_state": seed}
+    params = {**(DEFAULT_PARAMS if architecture == "tfidf" else {}), **(params or {})}
     started = time.perf_counter()
-    estimator = TacticClassifier(**config, n_jobs=n_jobs).fit(train_texts, Y)
+    estimator = make_estimator(architecture, params, seed, n_jobs).fit(train_texts, Y)
     seconds = time.perf_counter() - started
     test = corpus["test"]
     test_pred = estimator.predict([r.text for r in test])
@@ -46,7 +61,8 @@ def train(output: str | Path, *, data_dir: str | Path = DEFAULT_DATA_DIR, name: 
     meta = {
         "name": name or output.name,
         "model_version": f"{name or output.name}-{data_hash[:8]}-s{seed}",
-        "architecture": "tfidf-word-char+stance-cues / one-vs-rest logistic regression",
+        "architecture": architecture,
+        "architecture_description": ARCHITECTURES[architecture],
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "tactics": tactics,
         "families": {t: taxonomy.family_of(t) for t in tactics},
@@ -64,4 +80,5 @@ def train(output: str | Path, *, data_dir: str | Path = DEFAULT_DATA_DIR, name: 
             "test": test_metrics,
         },
     }
+    config = {"architecture": architecture, "seed": seed, "params": params}
     return write_model_dir(output, estimator, meta, render_card(meta), config)

@@ -27,7 +27,7 @@ def test_model_directory_is_self_describing(small_model, small_corpus):
     assert meta["data"]["corpus_sha256"] == corpus_hash(small_corpus)
     assert {"scikit-learn", "numpy", "skops", "python"} <= set(meta["versions"])
     assert 0.0 <= meta["metrics"]["test"]["macro_f1"] <= 1.0
-    assert json.loads((small_model / "config.json").read_text())["cv"] == SMALL_PARAMS["cv"]
+    assert json.loads((small_model / "config.json").read_text())["params"] == SMALL_PARAMS
     card = (small_model / "MODEL_CARD.md").read_text()
     for section in ("Intended use", "Out-of-scope use", "Training data", "Evaluation data",
                     "Metrics", "Ethical considerations", "Caveats"):
