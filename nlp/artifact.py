@@ -35,6 +35,7 @@ SPACY_DIR = "spacy"
 TRUSTED_TYPES = [
     "nlp.calibration.ScoreCalibrator",
     "nlp.classifier.TacticClassifier",
+    "nlp.features.DistancedWords",
     "nlp.features.StanceCues",
 ]
 

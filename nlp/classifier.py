@@ -34,6 +34,7 @@ class TacticClassifier(ClassifierMixin, BaseEstimator):
                  word_ngrams: tuple[int, int] = (1, 2), char_ngrams: tuple[int, int] = (2, 5),
                  min_df: int = 2, max_word_features: int | None = 40000,
                  max_char_features: int | None = 60000, stance: bool = True,
+                 distanced: bool = True,
                  gate: bool = True, calibration: str = "sigmoid", cv: int = 5,
                  random_state: int = 0,
                  n_jobs: int | None = None) -> None:
@@ -45,6 +46,7 @@ class TacticClassifier(ClassifierMixin, BaseEstimator):
         self.max_word_features = max_word_features
         self.max_char_features = max_char_features
         self.stance = stance
+        self.distanced = distanced
         self.gate = gate
         self.calibration = calibration
         self.cv = cv
@@ -56,7 +58,8 @@ class TacticClassifier(ClassifierMixin, BaseEstimator):
         features = build_features(word_ngrams=tuple(self.word_ngrams),
                                   char_ngrams=tuple(self.char_ngrams), min_df=self.min_df,
                                   max_word_features=self.max_word_features,
-                                  max_char_features=self.max_char_features, stance=self.stance)
+                                  max_char_features=self.max_char_features, stance=self.stance,
+                                  distanced=self.distanced)
         linear = LogisticRegression(C=self.C, class_weight=self.class_weight, solver="liblinear",
                                     random_state=self.random_state, max_iter=2000)
         return Pipeline([("features", features), ("clf", OneVsRestClassifier(linear))])
@@ -69,8 +72,9 @@ class TacticClassifier(ClassifierMixin, BaseEstimator):
         self.calibrator_ = ScoreCalibrator(self.calibration, gate=self.gate).fit(oof, Y)
         oof_probabilities = self.calibrator_.transform(oof)
         self.thresholds_ = tune_thresholds(oof_probabilities, Y)
-        self.oof_f1_ = f1_score(Y, oof_probabilities >= self.thresholds_, average=None,
-                                zero_division=0)
+        oof_predicted = oof_probabilities >= self.thresholds_
+        self.oof_f1_ = f1_score(Y, oof_predicted, average=None, zero_division=0)
+        self.oof_none_fpr_ = float(oof_predicted[~Y.any(axis=1)].any(axis=1).mean())
         self.pipeline_ = self.make_pipeline().fit(X, targets)
         _shrink(self.pipeline_)
         self.n_outputs_ = Y.shape[1]

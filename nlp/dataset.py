@@ -22,7 +22,7 @@ from .taxonomy import Taxonomy, load_taxonomy
 
 __all__ = [
     "Record", "Problem", "GENRES", "KINDS", "SPLITS", "DEFAULT_DATA_DIR",
-    "read_records", "load_split", "load_corpus", "validate_corpus", "corpus_hash",
+    "read_records", "read_labels", "load_split", "load_corpus", "validate_corpus", "corpus_hash",
     "label_matrix", "to_frame", "load_hf_dataset",
 ]
 
@@ -136,6 +136,39 @@ def load_split(path: str | Path, taxonomy: Taxonomy | None = None) -> list[Recor
     if not records:
         raise DataError("no records", path=str(path))
     return records
+
+
+def read_labels(path: str | Path, taxonomy: Taxonomy | None = None) -> dict[str, list[str]]:
+    """Read a labels-only JSONL file (``{"id", "labels"}`` a line, e.g. a second labelling pass);
+    the first bad line raises DataError naming file, line and field."""
+    taxonomy = taxonomy or load_taxonomy()
+    labels: dict[str, list[str]] = {}
+    try:
+        lines = Path(path).read_bytes().splitlines()
+    except OSError as exc:
+        raise DataError(f"cannot open: {exc.strerror}", path=str(path)) from None
+    for number, raw in enumerate(lines, start=1):
+        if not raw.strip():
+            continue
+        padded = _parse_line(_with_text(raw), str(path), number, taxonomy)
+        if isinstance(padded, Problem):
+            raise DataError(padded.message, path=padded.path, line=padded.line, field=padded.field)
+        if padded.id in labels:
+            raise DataError(f"duplicate id {padded.id!r}", path=str(path), line=number, field="id")
+        labels[padded.id] = list(padded.labels)
+    return labels
+
+
+def _with_text(raw: bytes) -> bytes:
+    """A labels-only line with a placeholder text, so it passes through the record checks."""
+    try:
+        obj = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return raw
+    if isinstance(obj, dict):
+        obj.setdefault("text", "-")
+        return json.dumps(obj).encode("utf-8")
+    return raw
 
 
 def split_path(data_dir: str | Path, split: str) -> Path:

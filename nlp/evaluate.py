@@ -15,12 +15,13 @@ from sklearn.model_selection import KFold
 
 from .baselines import KeywordBaseline, most_frequent_baseline
 from .dataset import DEFAULT_DATA_DIR, Record, corpus_hash, label_matrix, load_corpus
-from .metrics import expected_calibration_error, multilabel_metrics
+from .metrics import (expected_calibration_error, grouped_metrics, multilabel_metrics,
+                      split_figures)
 from .plots import plot_confusion, plot_f1_bars, plot_pr_curves, plot_reliability
 from .predict import TacticModel, load_model
 from .report import render_report
 
-__all__ = ["evaluate", "cross_validate", "confusion_counts", "worst_errors"]
+__all__ = ["evaluate", "cross_validate", "confusion_counts", "long_text_figures", "worst_errors"]
 
 
 def evaluate(model: TacticModel | str | Path | None = None, *,
@@ -38,8 +39,7 @@ def evaluate(model: TacticModel | str | Path | None = None, *,
     P = model.predict_proba(X_test)
     Y_pred = (P >= model.thresholds).astype(np.int8)
 
-    model_metrics = multilabel_metrics(Y_test, Y_pred, tactics, kinds)
-    model_metrics["by_genre"] = grouped_metrics(Y_test, Y_pred, tactics, [r.genre for r in test])
+    model_metrics = split_figures(Y_test, Y_pred, tactics, test)
     ece = {t: round(expected_calibration_error(Y_test[:, k], P[:, k]), 4)
            for k, t in enumerate(tactics)}
     baselines = {}
@@ -66,6 +66,7 @@ def evaluate(model: TacticModel | str | Path | None = None, *,
         "baselines": baselines,
         "cross_validation": cross_validate(model.estimator, train, tactics, folds=folds,
                                            n_jobs=n_jobs) if folds > 1 else None,
+        "long_texts": long_text_figures(model, test, Y_test, Y_pred),
         "worst_errors": worst_errors(test, Y_test, P, Y_pred, tactics),
         "data": {"corpus_sha256": corpus_hash(data_dir), "train_records": len(train),
                  "test_records": len(test),
@@ -81,23 +82,6 @@ def evaluate(model: TacticModel | str | Path | None = None, *,
 
 def _f1(metrics: dict) -> dict[str, float]:
     return {t: v["f1"] for t, v in metrics["per_tactic"].items()}
-
-
-def grouped_metrics(Y_true: np.ndarray, Y_pred: np.ndarray, tactics: list[str],
-                    groups: list[str]) -> dict[str, dict]:
-    """Macro F1 over the tactics present and none-FPR, for each group (e.g. genre)."""
-    out = {}
-    groups_arr = np.array([g or "?" for g in groups])
-    for group in sorted(set(groups_arr)):
-        rows = groups_arr == group
-        present = Y_true[rows].any(axis=0)
-        m = multilabel_metrics(Y_true[rows][:, present], Y_pred[rows][:, present],
-                               [t for t, p in zip(tactics, present) if p]) if present.any() else None
-        fpr_rows = rows & ~Y_true.any(axis=1)
-        out[group] = {"records": int(rows.sum()),
-                      "macro_f1": m["macro_f1"] if m else 0.0,
-                      "none_fpr": float(Y_pred[fpr_rows].any(axis=1).mean()) if fpr_rows.any() else 0.0}
-    return out
 
 
 def cross_validate(estimator, records: list[Record], tactics: list[str], *, folds: int = 5,
@@ -119,6 +103,22 @@ def cross_validate(estimator, records: list[Record], tactics: list[str], *, fold
                                      "std": round(float(np.std(v)), 4),
                                      "values": [round(x, 4) for x in v]}
                                for key, v in figures.items()}}
+
+
+def long_text_figures(model: TacticModel, records: list[Record], Y: np.ndarray,
+                      Y_pred: np.ndarray, min_words: int = 150) -> dict | None:
+    """On texts of ``min_words`` or more: whole-text scoring alone vs with sentence windows."""
+    rows = [i for i, r in enumerate(records) if len(r.text.split()) >= min_words]
+    if not rows:
+        return None
+    whole = model.predict_proba([records[i].text for i in rows], long_texts=False)
+    variants = {"whole text only": (whole >= model.thresholds).astype(np.int8),
+                "whole text + sentence windows (default)": Y_pred[rows]}
+    labels = ["long"] * len(rows)
+    return {"min_words": min_words, "records": len(rows),
+            "with_tactic": int(Y[rows].any(axis=1).sum()),
+            "variants": {name: grouped_metrics(Y[rows], pred, model.tactics, labels)["long"]
+                         for name, pred in variants.items()}}
 
 
 def confusion_counts(Y_true: np.ndarray, Y_pred: np.ndarray) -> np.ndarray:

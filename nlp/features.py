@@ -14,7 +14,8 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import FeatureUnion
 
-__all__ = ["StanceCues", "build_features", "WORD_FEATURES", "STANCE_CUES"]
+__all__ = ["StanceCues", "DistancedWords", "distanced_text", "build_features", "WORD_FEATURES",
+           "STANCE_CUES"]
 
 WORD_FEATURES = "words"
 
@@ -57,9 +58,53 @@ class StanceCues(BaseEstimator, TransformerMixin):
         return np.array([f"cue:{c}" for c in self.cues], dtype=object)
 
 
+# Sentences with these cues keep a claim at arm's length: reported, refuted or analysed.
+DISTANCE_CUE = re.compile(
+    r"\b(?:claim(?:s|ed|ing)?|alleg\w*|false(?:ly)?|so-called|purported\w*|debunk\w*|no evidence"
+    r"|misleading|baseless|unfounded|myth|fact[- ]?check\w*|disinformation|misinformation|propaganda"
+    r"|narrative|talking points?|framing|rhetoric|according to|insists?|insisted|lie[sd]?|lying"
+    r"|denied|rejected|dismissed|responded|countered|not true|untrue|no basis|distort\w*)\b",
+    re.IGNORECASE)
+_SENTENCE = re.compile(r"[^.!?\n]+[.!?]*")
+_TOKEN = re.compile(r"\w[\w'’-]*\w|\w")
+
+
+def distanced_text(text: str) -> str:
+    """The words of every sentence that carries a distance cue, each prefixed with ``d_``.
+
+    A linear model then sees "provoked" in "Moscow claims NATO provoked the war" as its own
+    feature (``d_provoked``) and can learn that it points away from the tactic.
+    """
+    return " ".join("d_" + token.lower()
+                    for sentence in _SENTENCE.findall(text) if DISTANCE_CUE.search(sentence)
+                    for token in _TOKEN.findall(sentence))
+
+
+class DistancedWords(BaseEstimator, TransformerMixin):
+    """TF-IDF over the words of distanced sentences (see ``distanced_text``)."""
+
+    def __init__(self, min_df: int = 2, max_features: int | None = 20000) -> None:
+        self.min_df = min_df
+        self.max_features = max_features
+
+    def fit(self, X, y=None):
+        self.vectorizer_ = TfidfVectorizer(min_df=self.min_df, max_features=self.max_features,
+                                           sublinear_tf=True, token_pattern=r"\S+",
+                                           dtype=np.float32)
+        self.vectorizer_.fit([distanced_text(x) for x in X] + ["d_"])
+        return self
+
+    def transform(self, X) -> sparse.csr_matrix:
+        return self.vectorizer_.transform([distanced_text(x) for x in X])
+
+    def get_feature_names_out(self, input_features=None) -> np.ndarray:
+        return self.vectorizer_.get_feature_names_out()
+
+
 def build_features(*, word_ngrams: tuple[int, int] = (1, 2), char_ngrams: tuple[int, int] = (2, 5),
                    min_df: int = 2, max_word_features: int | None = 40000,
-                   max_char_features: int | None = 60000, stance: bool = True) -> FeatureUnion:
+                   max_char_features: int | None = 60000, stance: bool = True,
+                   distanced: bool = True) -> FeatureUnion:
     """The feature union every scikit-learn model here uses; the word block comes first (evidence)."""
     parts = [
         (WORD_FEATURES, TfidfVectorizer(ngram_range=word_ngrams, min_df=min_df, sublinear_tf=True,
@@ -72,4 +117,6 @@ def build_features(*, word_ngrams: tuple[int, int] = (1, 2), char_ngrams: tuple[
     ]
     if stance:
         parts.append(("stance", StanceCues()))
+    if distanced:
+        parts.append(("distanced", DistancedWords(min_df=min_df)))
     return FeatureUnion(parts)

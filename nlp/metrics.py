@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 from sklearn.metrics import f1_score, precision_recall_fscore_support
 
-__all__ = ["multilabel_metrics", "none_false_positive_rate", "expected_calibration_error"]
+__all__ = ["multilabel_metrics", "grouped_metrics", "split_figures", "none_false_positive_rate",
+           "expected_calibration_error"]
 
 
 def none_false_positive_rate(Y_true: np.ndarray, Y_pred: np.ndarray,
@@ -62,3 +63,27 @@ def expected_calibration_error(y_true: np.ndarray, probabilities: np.ndarray,
         if in_bin.any():
             ece += in_bin.mean() * abs(probabilities[in_bin].mean() - y_true[in_bin].mean())
     return float(ece)
+
+
+def grouped_metrics(Y_true: np.ndarray, Y_pred: np.ndarray, tactics: list[str],
+                    groups: list[str]) -> dict[str, dict]:
+    """Macro F1 over the tactics present and none-FPR, for each group (e.g. genre)."""
+    out = {}
+    groups_arr = np.array([g or "?" for g in groups])
+    for group in sorted(set(groups_arr)):
+        rows = groups_arr == group
+        present = Y_true[rows].any(axis=0)
+        m = multilabel_metrics(Y_true[rows][:, present], Y_pred[rows][:, present],
+                               [t for t, p in zip(tactics, present) if p]) if present.any() else None
+        fpr_rows = rows & ~Y_true.any(axis=1)
+        out[group] = {"records": int(rows.sum()),
+                      "macro_f1": m["macro_f1"] if m else 0.0,
+                      "none_fpr": float(Y_pred[fpr_rows].any(axis=1).mean()) if fpr_rows.any() else 0.0}
+    return out
+
+
+def split_figures(Y_true: np.ndarray, Y_pred: np.ndarray, tactics: list[str], records) -> dict:
+    """``multilabel_metrics`` with none-FPR by kind, plus figures by genre, for corpus records."""
+    figures = multilabel_metrics(Y_true, Y_pred, tactics, [r.kind for r in records])
+    figures["by_genre"] = grouped_metrics(Y_true, Y_pred, tactics, [r.genre for r in records])
+    return figures

@@ -21,7 +21,7 @@ from .segment import sentence_spans, windows
 from .taxonomy import load_taxonomy
 
 __all__ = ["Prediction", "TacticModel", "load_model", "predict", "default_model_path",
-           "check_text", "classify_rows", "MAX_CHARS", "UNCERTAIN_MARGIN"]
+           "check_text", "classify_rows", "resolve_model_path", "MAX_CHARS", "UNCERTAIN_MARGIN"]
 
 MAX_CHARS = 20_000
 UNCERTAIN_MARGIN = 0.1
@@ -146,9 +146,21 @@ def default_model_path() -> Path:
     return Path(os.environ.get(MODEL_ENV) or _PROJECT_MODELS / "default")
 
 
+def resolve_model_path(path: str | Path | None) -> Path:
+    """A model directory from a path, a model name under the project's ``models/``, or the
+    default (``$TACTICS_MODEL``, else ``models/default``)."""
+    if not path:
+        return default_model_path()
+    path = Path(path)
+    named = _PROJECT_MODELS / path
+    if not path.exists() and len(path.parts) == 1 and named.exists():
+        return named
+    return path
+
+
 def load_model(path: str | Path | None = None) -> TacticModel:
-    """Load a model directory (the default model when ``path`` is None), checking it first."""
-    path = Path(path) if path else default_model_path()
+    """Load a model directory or named model (the default model when ``path`` is None)."""
+    path = resolve_model_path(path)
     meta = read_meta(path)
     estimator = read_estimator(path, meta.get("storage", "skops"))
     n_outputs = getattr(estimator, "n_outputs_", None)
@@ -199,5 +211,5 @@ def predict(texts: str | Iterable[str], *, model: TacticModel | str | Path | Non
             evidence: bool = True) -> list[Prediction]:
     """Classify one text or many with the given (or default) model, loading it once per process."""
     if not isinstance(model, TacticModel):
-        model = _cached_model(str(Path(model) if model else default_model_path()))
+        model = _cached_model(str(resolve_model_path(model)))
     return model.predict([texts] if isinstance(texts, str) else texts, evidence=evidence)

@@ -53,6 +53,14 @@ def render_report(report: dict, tactics: list[str]) -> str:
           _f(e["miss"]), _excerpt(e["text"])] for e in report["worst_errors"]])
     data = report["data"]
     plots = report["plots"]
+    long_texts = report.get("long_texts")
+    long_text = "No text of 150+ words in the test split." if not long_texts else (
+        f"{long_texts['records']} test texts of {long_texts['min_words']}+ words "
+        f"({long_texts['with_tactic']} with a tactic). A long text is scored as a whole and, per "
+        f"tactic, also as the maximum over windows of three consecutive sentences.\n\n"
+        + markdown_table(["scoring", "macro F1 (tactics present)", "none FPR"],
+                         [[name, _f(v["macro_f1"]), _f(v["none_fpr"])]
+                          for name, v in long_texts["variants"].items()]))
     return f"""# Evaluation report
 
 Model `{model['version']}` (`{model['path']}`), corpus SHA-256 `{data['corpus_sha256'][:16]}…`
@@ -93,6 +101,10 @@ Mean expected calibration error: {_f(model['ece_mean'])}.
 ## By genre (test split)
 
 {genres}
+
+## Long texts (test split)
+
+{long_text}
 
 ## Cross-validation on the train split
 

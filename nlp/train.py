@@ -12,10 +12,11 @@ from .artifact import library_versions, write_model_dir
 from .card import render_card
 from .classifier import TacticClassifier
 from .dataset import DEFAULT_DATA_DIR, corpus_hash, label_matrix, load_corpus
-from .metrics import multilabel_metrics
+from .metrics import split_figures
+from .predict import TacticModel
 from .taxonomy import Taxonomy, load_taxonomy
 
-__all__ = ["train", "DEFAULT_PARAMS"]
+__all__ = ["train", "make_estimator", "DEFAULT_PARAMS", "ARCHITECTURES"]
 
 DEFAULT_PARAMS: dict = {}
 ARCHITECTURES = {
@@ -54,9 +55,6 @@ def train(output: str | Path, *, data_dir: str | Path = DEFAULT_DATA_DIR, name: 
     estimator = make_estimator(architecture, params, seed, n_jobs).fit(train_texts, Y)
     seconds = time.perf_counter() - started
     test = corpus["test"]
-    test_pred = estimator.predict([r.text for r in test])
-    test_metrics = multilabel_metrics(label_matrix(test, tactics), test_pred, tactics,
-                                      kinds=[r.kind for r in test])
     data_hash = corpus_hash(data_dir)
     meta = {
         "name": name or output.name,
@@ -74,11 +72,19 @@ def train(output: str | Path, *, data_dir: str | Path = DEFAULT_DATA_DIR, name: 
                  "train_per_tactic": dict(zip(tactics, Y.sum(axis=0).tolist()))},
         "versions": library_versions(),
         "training_seconds": round(seconds, 1),
-        "metrics": {
-            "train_out_of_fold_f1": {t: round(float(f), 4) for t, f in zip(tactics, estimator.oof_f1_)},
-            "train_out_of_fold_macro_f1": round(float(np.mean(estimator.oof_f1_)), 4),
-            "test": test_metrics,
-        },
+    }
+    meta["metrics"] = {
+        "train_out_of_fold_f1": {t: round(float(f), 4) for t, f in zip(tactics, estimator.oof_f1_)},
+        "train_out_of_fold_macro_f1": round(float(np.mean(estimator.oof_f1_)), 4),
+        "train_out_of_fold_none_fpr": round(float(getattr(estimator, "oof_none_fpr_", np.nan)), 4),
+        "test": _test_figures(TacticModel(estimator, meta), test),
     }
     config = {"architecture": architecture, "seed": seed, "params": params}
     return write_model_dir(output, estimator, meta, render_card(meta), config)
+
+
+def _test_figures(model: TacticModel, records: list) -> dict:
+    """Figures on the test split, scored exactly as ``predict`` scores (long-text windows too)."""
+    Y = label_matrix(records, model.tactics)
+    predicted = (model.predict_proba([r.text for r in records]) >= model.thresholds).astype(np.int8)
+    return split_figures(Y, predicted, model.tactics, records)

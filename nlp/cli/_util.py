@@ -13,7 +13,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=N
                   help="Tag media snippets with the narrative tactics they advance.")
 
 DATA_OPTION = typer.Option(Path("training_data"), "--data", help="Corpus directory (train.jsonl, test.jsonl).")
-MODEL_OPTION = typer.Option(None, "--model", "-m", help="Model directory (default: $TACTICS_MODEL or models/default).")
+MODEL_OPTION = typer.Option(None, "--model", "-m", help="Model directory or name under models/ (default: $TACTICS_MODEL or models/default).")
 
 
 def fail(message: str, code: int = 1) -> None:

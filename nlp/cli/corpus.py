@@ -56,13 +56,13 @@ def agreement(
 ) -> None:
     """Agreement per tactic (F1 and Cohen's kappa) between the corpus labels and a second pass."""
     from ..audit import agreement as compare
-    from ..dataset import load_corpus, load_split
+    from ..dataset import load_corpus, read_labels
     from ..taxonomy import load_taxonomy
     from ..writers import atomic_text_output
 
     taxonomy = load_taxonomy()
     corpus = {r.id: list(r.labels) for split in load_corpus(data, taxonomy).values() for r in split}
-    passes = {r.id: list(r.labels) for r in load_split(second, taxonomy)}
+    passes = read_labels(second, taxonomy)
     unknown = sorted(set(passes) - set(corpus))
     if unknown:
         fail(f"{second}: ids not in the corpus: {', '.join(unknown[:5])}")

@@ -1,4 +1,4 @@
-"""Model commands: `train`, `evaluate`, `learning-curve`."""
+"""Model commands: `train`, `evaluate`, `compare`, `learning-curve`."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from ._util import DATA_OPTION, MODEL_OPTION, app, errors_to_exit
+from ._util import DATA_OPTION, MODEL_OPTION, app, errors_to_exit, fail
 
 
 @app.command()
@@ -46,6 +46,29 @@ def evaluate(
     main = report["model"]["test"]
     typer.echo(f"wrote {out}/report.md: macro F1 {main['macro_f1']:.3f}, "
                f"none FPR (hard negatives) {main['none_fpr_hard_negative']:.3f}")
+
+
+@app.command()
+@errors_to_exit
+def compare(
+    names: Optional[list[str]] = typer.Argument(None, help="Candidates to compare (default: all)."),
+    data: Path = DATA_OPTION,
+    models_dir: Path = typer.Option(Path("models"), "--models-dir", help="Where candidates are written."),
+    out: Path = typer.Option(Path("evaluation"), "--out"),
+    jobs: int = typer.Option(1, "--jobs", "-j"),
+) -> None:
+    """Train model candidates (and the stance ablation) and compare them in evaluation/candidates.md."""
+    from ..candidates import CANDIDATES, compare_candidates
+
+    unknown = [n for n in names or [] if n not in CANDIDATES]
+    if unknown:
+        fail(f"unknown candidate(s) {', '.join(unknown)}; choose from {', '.join(CANDIDATES)}")
+    result = compare_candidates(names or None, data_dir=data, models_dir=models_dir, out_dir=out,
+                                n_jobs=jobs)
+    for name, row in result["candidates"].items():
+        typer.echo(f"{name:16} test macro F1 {row['test_macro_f1']:.3f}  hard-negative FPR "
+                   f"{row['test_none_fpr_hard_negative']:.3f}  {row['snippets_per_second_one_core']:.0f}/s")
+    typer.echo(f"recommended (train-split figures only): {result['recommended']}")
 
 
 @app.command("learning-curve")

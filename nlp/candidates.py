@@ -1,0 +1,116 @@
+"""Comparing model candidates on equal terms, and the stance ablation.
+
+Each candidate is an architecture plus parameters. It is trained on the train split into
+``models/NAME`` and measured on the test split: macro F1, none-FPR on hard negatives, mean ECE,
+throughput on one core, model size and training time. The recommendation uses only figures from
+the train split (out-of-fold macro F1 minus out-of-fold none-FPR), so choosing the default never
+looks at the test split.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from .dataset import DEFAULT_DATA_DIR, label_matrix, load_corpus
+from .metrics import expected_calibration_error
+from .predict import load_model
+from .report import markdown_table
+from .train import train
+
+__all__ = ["CANDIDATES", "compare_candidates", "throughput"]
+
+CANDIDATES: dict[str, tuple[str, dict, str]] = {
+    "tfidf-gate": ("tfidf", {}, "word+char TF-IDF, stance cues, distanced words, any-tactic gate"),
+    "tfidf-no-gate": ("tfidf", {"gate": False}, "as above without the gate"),
+    "tfidf-no-stance": ("tfidf", {"gate": False, "stance": False, "distanced": False},
+                        "word+char TF-IDF only: no stance cues, no distanced words, no gate"),
+    "spacy-bow": ("spacy", {"architecture": "bow"}, "spaCy textcat_multilabel, bag of words"),
+    "spacy-ensemble": ("spacy", {"architecture": "ensemble"},
+                       "spaCy textcat_multilabel, ensemble (bow + tok2vec, no vectors)"),
+}
+
+
+def throughput(model, texts: list[str], repeat: int = 3) -> float:
+    """Snippets per second on one core (BLAS threads limited to 1), best of ``repeat`` runs."""
+    best = np.inf
+    with threadpool_limits(limits=1):
+        for _ in range(repeat):
+            started = time.perf_counter()
+            model.predict_proba(texts)
+            best = min(best, time.perf_counter() - started)
+    return len(texts) / best
+
+
+def _size_mb(path: Path) -> float:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 2**20
+
+
+def compare_candidates(names: list[str] | None = None, *, data_dir: str | Path = DEFAULT_DATA_DIR,
+                       models_dir: str | Path = "models", out_dir: str | Path = "evaluation",
+                       seed: int = 0, n_jobs: int | None = None) -> dict:
+    """Train and measure each named candidate; write candidates.{json,md}; return the figures."""
+    corpus = load_corpus(data_dir)
+    test = corpus["test"]
+    short = [r.text for r in test if len(r.text.split()) <= 40][:1000]
+    rows = {}
+    for name in names or list(CANDIDATES):
+        architecture, params, description = CANDIDATES[name]
+        path = train(Path(models_dir) / name, data_dir=data_dir, name=name, seed=seed,
+                     params=params, n_jobs=n_jobs, architecture=architecture)
+        model = load_model(path)
+        metrics = model.meta["metrics"]
+        P = model.predict_proba([r.text for r in test])
+        Y = label_matrix(test, model.tactics)
+        rows[name] = {
+            "description": description,
+            "train_oof_macro_f1": metrics["train_out_of_fold_macro_f1"],
+            "train_oof_none_fpr": metrics.get("train_out_of_fold_none_fpr"),
+            "test_macro_f1": metrics["test"]["macro_f1"],
+            "test_none_fpr_hard_negative": metrics["test"]["none_fpr_hard_negative"],
+            "test_none_fpr_neutral": metrics["test"]["none_fpr_neutral"],
+            "test_ece_mean": round(float(np.mean([expected_calibration_error(Y[:, k], P[:, k])
+                                                  for k in range(Y.shape[1])])), 4),
+            "snippets_per_second_one_core": round(throughput(model, short), 1),
+            "size_mb": round(_size_mb(path), 2),
+            "training_seconds": model.meta["training_seconds"],
+        }
+    recommended = max(rows, key=lambda n: rows[n]["train_oof_macro_f1"]
+                      - (rows[n]["train_oof_none_fpr"] or 0.0))
+    result = {"candidates": rows, "recommended": recommended,
+              "rule": "highest train out-of-fold macro F1 minus out-of-fold none-FPR"}
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "candidates.json").write_text(json.dumps(result, indent=2) + "\n")
+    (out_dir / "candidates.md").write_text(_render(result), encoding="utf-8")
+    return result
+
+
+def _render(result: dict) -> str:
+    table = markdown_table(
+        ["candidate", "what", "train OOF macro F1", "train OOF none FPR", "test macro F1",
+         "test FPR hard neg.", "test FPR other", "test ECE", "snippets/s (1 core)", "size MB",
+         "training s"],
+        [[name, r["description"], f"{r['train_oof_macro_f1']:.3f}",
+          "n/a" if r["train_oof_none_fpr"] is None else f"{r['train_oof_none_fpr']:.3f}",
+          f"{r['test_macro_f1']:.3f}", f"{r['test_none_fpr_hard_negative']:.3f}",
+          f"{r['test_none_fpr_neutral']:.3f}", f"{r['test_ece_mean']:.3f}",
+          f"{r['snippets_per_second_one_core']:.0f}", f"{r['size_mb']:.1f}",
+          f"{r['training_seconds']:.0f}"] for name, r in result["candidates"].items()])
+    return f"""# Model candidates
+
+Produced by `tactics compare`: each candidate trained on the train split with the same seed,
+measured on the test split in the same run. Throughput: short test snippets (<= 40 words),
+`predict_proba` without evidence, one core. The recommendation uses train-split figures only
+({result['rule']}): **{result['recommended']}**.
+
+The rows `tfidf-gate`, `tfidf-no-gate` and `tfidf-no-stance` are the stance ablation: the same
+model with the stance machinery (cue counts, distanced-sentence words, the any-tactic gate)
+removed step by step.
+
+{table}
+"""

@@ -1,0 +1,289 @@
+"""The analyst app's HTTP API (FastAPI's TestClient), its feedback store and `tactics serve`."""
+
+import json
+import sqlite3
+
+import pytest
+
+pytest.importorskip("fastapi", reason="the serve extra is not installed")
+
+from fastapi.testclient import TestClient  # noqa: E402
+from typer.testing import CliRunner  # noqa: E402
+
+from nlp import load_model, load_taxonomy  # noqa: E402
+from nlp.cli import app as cli  # noqa: E402
+from nlp.dataset import load_split  # noqa: E402
+from nlp.feedback import DB_FILE, FeedbackStore, default_db_path  # noqa: E402
+from nlp.serve import LOOPBACK_NAMES, create_app, is_loopback  # noqa: E402
+
+from .conftest import write_jsonl  # noqa: E402
+
+PROPAGANDA = ("The so-called Ukrainian state is a puppet of Washington, installed by the 2014 coup; "
+              "Kiev regime neo-Nazis shell Donbas while NATO provoked this war.")
+TAXONOMY = load_taxonomy()
+
+
+@pytest.fixture(scope="module")
+def model(small_model):
+    return load_model(small_model)
+
+
+@pytest.fixture
+def db(tmp_path):
+    return tmp_path / "feedback.sqlite3"
+
+
+@pytest.fixture
+def client(model, db):
+    return TestClient(create_app(model, db_path=db))
+
+
+def stored_rows(db):
+    with sqlite3.connect(db) as conn:
+        return conn.execute("SELECT text, labels, predicted, model_version, note, analyst "
+                            "FROM feedback ORDER BY id").fetchall()
+
+
+# ---- read-only endpoints -------------------------------------------------------------------
+
+def test_healthz_reports_model_and_limits(model, db):
+    client = TestClient(create_app(model, db_path=db, max_chars=500, max_batch=3))
+    assert client.get("/healthz").json() == {
+        "status": "ok", "model": model.version, "max_chars": 500, "max_batch": 3,
+        "feedback_requires_token": False}
+
+
+def test_labels_is_the_taxonomy(client):
+    body = client.get("/v1/labels").json()
+    assert body == TAXONOMY.to_dict()
+    assert [t["id"] for t in body["tactics"]] == TAXONOMY.ids
+
+
+def test_model_endpoint_serves_model_json(client, model, small_model):
+    body = client.get("/v1/model").json()
+    assert body == json.loads((small_model / "model.json").read_text(encoding="utf-8"))
+    assert body["model_version"] == model.version and set(body["thresholds"]) == set(model.tactics)
+
+
+def test_page_static_files_and_docs(client):
+    page = client.get("/")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert 'id="snippet"' in page.text
+    assert "script-src 'self'" in page.headers["content-security-policy"]
+    assert client.get("/static/app.js").status_code == 200
+    assert client.get("/docs").status_code == 200
+    assert {"/v1/predict", "/v1/feedback", "/v1/labels"} <= set(client.get("/openapi.json").json()["paths"])
+
+
+@pytest.mark.parametrize("path", ["/static/%2e%2e/feedback.py", "/static/..%2ffeedback.py",
+                                  "/static/%2fetc%2fpasswd", "/static/../../pyproject.toml"])
+def test_no_request_reads_files_outside_the_static_folder(client, path):
+    response = client.get(path)
+    assert response.status_code == 404
+    assert "import" not in response.text and "root:" not in response.text
+
+
+# ---- prediction ----------------------------------------------------------------------------
+
+def test_predict_batch_gives_the_records_the_cli_writes(client, small_model, tmp_path):
+    items = [{"id": "a", "text": PROPAGANDA}, {"id": 7, "text": "   "},
+             {"id": "c", "text": "The council voted to repave the market square next spring."}]
+    source = write_jsonl(tmp_path / "in.jsonl", items)
+    out = tmp_path / "out.jsonl"
+    ran = CliRunner().invoke(cli, ["predict", "--input", str(source), "--output", str(out),
+                                   "--model", str(small_model)])
+    assert ran.exit_code == 0, ran.output
+    expected = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+
+    response = client.post("/v1/predict", json={"items": items})
+    assert response.status_code == 200
+    assert response.json()["results"] == expected
+    assert expected[1]["id"] == 7 and "empty" in expected[1]["error"]
+
+
+def test_predict_one_text(client, model):
+    response = client.post("/v1/predict", json={"text": PROPAGANDA})
+    [record] = response.json()["results"]
+    assert record == {"id": 1, **model.predict([PROPAGANDA])[0].to_dict()}
+    assert record["labels"] and set(record["evidence"]) == set(record["labels"])
+
+
+def test_predict_without_evidence(client):
+    [record] = client.post("/v1/predict", json={"text": PROPAGANDA, "evidence": False}).json()["results"]
+    assert record["labels"] and record["evidence"] == {}
+
+
+# ---- limits and malformed bodies -----------------------------------------------------------
+
+@pytest.fixture
+def strict(model, db):
+    return TestClient(create_app(model, db_path=db, max_chars=100, max_batch=2))
+
+
+@pytest.mark.parametrize("path, body", [
+    ("/v1/predict", {"text": "x" * 101}),
+    ("/v1/predict", {"items": [{"id": 1, "text": "fine"}, {"id": 2, "text": "y" * 101}]}),
+    ("/v1/feedback", {"text": "z" * 101, "labels": []}),
+])
+def test_text_over_the_limit_is_413_naming_it(strict, db, path, body):
+    response = strict.post(path, json=body)
+    assert response.status_code == 413
+    assert response.json()["limit"] == 100 and "the limit is 100" in response.json()["error"]
+    assert not db.exists() or stored_rows(db) == []
+
+
+def test_batch_over_the_limit_is_413(strict):
+    items = [{"id": i, "text": "short text"} for i in range(3)]
+    response = strict.post("/v1/predict", json={"items": items})
+    assert response.status_code == 413
+    assert response.json() == {"error": "the batch holds 3 texts; the limit is 2 per request",
+                               "limit": 2}
+
+
+@pytest.mark.parametrize("path, body, hint", [
+    ("/v1/predict", b"{not json", "JSON decode error"),
+    ("/v1/predict", {}, "give either 'text' or 'items'"),
+    ("/v1/predict", {"text": "a", "items": []}, "give either 'text' or 'items'"),
+    ("/v1/predict", {"text": 42}, "text: Input should be a valid string"),
+    ("/v1/predict", {"items": [{"text": "no id"}]}, "items.0.id: Field required"),
+    ("/v1/predict", {"items": "not a list"}, "items: Input should be a valid list"),
+    ("/v1/feedback", {"text": "a text"}, "labels: Field required"),
+    ("/v1/feedback", {"text": "a text", "labels": "us_decline"}, "labels: Input should be a valid list"),
+    ("/v1/feedback", {"text": "   ", "labels": []}, "text is empty"),
+])
+def test_malformed_body_is_422_with_a_readable_message(client, path, body, hint):
+    kwargs = {"content": body, "headers": {"Content-Type": "application/json"}} \
+        if isinstance(body, bytes) else {"json": body}
+    response = client.post(path, **kwargs)
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert isinstance(error, str) and hint in error
+
+
+# ---- feedback ------------------------------------------------------------------------------
+
+def test_feedback_is_stored_with_the_models_prediction(client, db, model):
+    predicted = model.predict([PROPAGANDA], evidence=False)[0].labels
+    body = {"text": PROPAGANDA, "labels": ["us_decline", "denazification", "us_decline"],
+            "note": "  sarcastic  ", "analyst": "kb"}
+    response = client.post("/v1/feedback", json=body)
+    assert response.status_code == 201
+    saved = response.json()
+    assert saved["id"] == 1 and saved["labels"] == ["us_decline", "denazification"]
+    assert saved["predicted"] == predicted and saved["model"] == model.version
+    [row] = stored_rows(db)
+    assert row == (PROPAGANDA, json.dumps(["us_decline", "denazification"]), json.dumps(predicted),
+                   model.version, "sarcastic", "kb")
+
+
+def test_feedback_with_unknown_tactic_is_422_listing_valid_ids(client, db):
+    response = client.post("/v1/feedback", json={"text": PROPAGANDA, "labels": ["us_decline", "fake_news"]})
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert "'fake_news'" in error and all(tactic in error for tactic in TAXONOMY.ids)
+    assert stored_rows(db) == []
+
+
+def test_export_round_trips_through_the_dataset_reader(client, tmp_path):
+    client.post("/v1/feedback", json={"text": PROPAGANDA, "labels": ["us_decline"]})
+    client.post("/v1/feedback", json={"text": "Bus timetables change on Monday.", "labels": [],
+                                      "note": "neutral local news", "analyst": "ab"})
+    client.post("/v1/feedback", json={"text": PROPAGANDA, "labels": ["denazification"]})
+    response = client.get("/v1/feedback/export")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/x-ndjson")
+    path = tmp_path / "train.jsonl"
+    path.write_bytes(response.content)
+    records = load_split(path)
+    assert [(r.id, r.text, r.labels) for r in records] == [
+        ("feedback-2", "Bus timetables change on Monday.", ()),
+        ("feedback-3", PROPAGANDA, ("denazification",)),   # the later correction supersedes
+    ]
+    assert records[0].note == "neutral local news" and records[0].extra["analyst"] == "ab"
+    assert all(r.extra["source"] == "feedback" and r.extra["model"] for r in records)
+
+
+def test_store_rejects_unknown_tactics_and_empty_texts(tmp_path):
+    from nlp import InputError, TaxonomyError
+
+    store = FeedbackStore(tmp_path / "deep" / "er" / DB_FILE)
+    with pytest.raises(TaxonomyError, match="valid ids: talks_good_faith"):
+        store.add("a text", ["nope"], predicted=[], model_version="m")
+    with pytest.raises(InputError):
+        store.add(" ", [], predicted=[], model_version="m")
+    assert store.latest() == []
+
+
+def test_default_db_path_follows_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("TACTICS_DATA_DIR", str(tmp_path))
+    assert default_db_path() == tmp_path / DB_FILE
+    monkeypatch.delenv("TACTICS_DATA_DIR")
+    assert default_db_path().name == DB_FILE and "narrative-tactics" in str(default_db_path())
+
+
+# ---- access control ------------------------------------------------------------------------
+
+def test_token_guards_feedback_but_not_prediction(model, db):
+    client = TestClient(create_app(model, db_path=db, token="s3cret"))
+    body = {"text": PROPAGANDA, "labels": []}
+    assert client.get("/healthz").json()["feedback_requires_token"] is True
+    for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "s3cret"}):
+        response = client.post("/v1/feedback", json=body, headers=headers)
+        assert response.status_code == 401 and "token" in response.json()["error"]
+        assert client.get("/v1/feedback/export", headers=headers).status_code == 401
+    assert stored_rows(db) == []
+    good = {"Authorization": "Bearer s3cret"}
+    assert client.post("/v1/feedback", json=body, headers=good).status_code == 201
+    assert client.get("/v1/feedback/export", headers=good).text.count("\n") == 1
+    assert client.post("/v1/predict", json={"text": PROPAGANDA}).status_code == 200
+
+
+def test_allowed_hosts_refuse_other_host_headers(model, db):
+    client = TestClient(create_app(model, db_path=db, allowed_hosts=LOOPBACK_NAMES),
+                        base_url="http://127.0.0.1:8000")
+    assert client.get("/healthz").status_code == 200
+    assert client.get("/healthz", headers={"Host": "rebound.example:8000"}).status_code == 400
+
+
+@pytest.mark.parametrize("host, loopback", [
+    ("127.0.0.1", True), ("localhost", True), ("::1", True), ("127.0.0.2", True),
+    ("0.0.0.0", False), ("::", False), ("192.168.1.5", False), ("example.org", False),
+])
+def test_is_loopback(host, loopback):
+    assert is_loopback(host) is loopback
+
+
+@pytest.fixture
+def fake_uvicorn(monkeypatch):
+    """Record uvicorn.run calls instead of serving."""
+    import uvicorn
+
+    calls = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: calls.append((app, kwargs)))
+    monkeypatch.delenv("TACTICS_TOKEN", raising=False)
+    return calls
+
+
+def test_serve_refuses_a_public_host_without_a_token(fake_uvicorn, small_model, tmp_path):
+    result = CliRunner().invoke(cli, ["serve", "--host", "0.0.0.0", "--model", str(small_model),
+                                      "--db", str(tmp_path / DB_FILE)])
+    assert result.exit_code == 1 and fake_uvicorn == []
+    assert "without a token" in result.stderr and "--token" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_serve_starts_with_a_token_from_the_environment(fake_uvicorn, small_model, tmp_path):
+    result = CliRunner().invoke(cli, ["serve", "--host", "0.0.0.0", "--port", "9001",
+                                      "--model", str(small_model), "--db", str(tmp_path / DB_FILE)],
+                                env={"TACTICS_TOKEN": "s3cret"})
+    assert result.exit_code == 0, result.output
+    [(served, options)] = fake_uvicorn
+    assert options == {"host": "0.0.0.0", "port": 9001, "log_level": "info"}
+    assert TestClient(served).get("/healthz").json()["feedback_requires_token"] is True
+    assert (tmp_path / DB_FILE).exists()
+
+
+def test_serve_reports_a_bad_model_in_one_line(fake_uvicorn, tmp_path):
+    result = CliRunner().invoke(cli, ["serve", "--model", str(tmp_path), "--db", str(tmp_path / DB_FILE)])
+    assert result.exit_code == 1 and "model.json is missing" in result.stderr
+    assert fake_uvicorn == []
