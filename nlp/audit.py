@@ -22,9 +22,10 @@ def find_label_issues(records: list[Record], tactics: list[str], *, params: dict
                       cv: int = 5, seed: int = 0, n_jobs: int | None = None) -> list[dict]:
     """Records whose given labels disagree with cross-validated scores, most suspect first.
 
-    A given label is suspect when its out-of-fold probability falls below the average
-    probability of the texts *without* that tactic plus half the gap to the positives' average
-    (and the reverse for a missing label). Each issue names the tactic, what was given, and the
+    Confident learning's per-class thresholds, applied to each tactic as a binary task: a
+    missing label is suspect when the text's probability reaches the mean probability of the
+    texts that carry the tactic; a given label is suspect when its probability is no higher than
+    the mean of the texts that do not. Each issue names the tactic, what was given, and the
     probability, so a reviewer can decide.
     """
     X = [r.text for r in records]
@@ -33,22 +34,20 @@ def find_label_issues(records: list[Record], tactics: list[str], *, params: dict
     raw = out_of_fold_scores(estimator.make_pipeline(), X, Y, cv=cv, random_state=seed,
                              n_jobs=n_jobs)
     P = ScoreCalibrator(estimator.calibration).fit(raw, Y).transform(raw)
+    positive_mean = np.array([P[Y[:, k] == 1, k].mean() if Y[:, k].any() else np.inf
+                              for k in range(len(tactics))])
+    negative_mean = np.array([P[Y[:, k] == 0, k].mean() if (Y[:, k] == 0).any() else -np.inf
+                              for k in range(len(tactics))])
+    missing = (Y == 0) & (P >= positive_mean)
+    extra = (Y == 1) & (P <= negative_mean)
     issues = []
-    for i, record in enumerate(records):
-        found = []
-        for k, tactic in enumerate(tactics):
-            positives, negatives = P[Y[:, k] == 1, k], P[Y[:, k] == 0, k]
-            if not len(positives) or not len(negatives):
-                continue
-            cut = (positives.mean() + negatives.mean()) / 2
-            if Y[i, k] == 1 and P[i, k] < min(cut, 0.5) / 2:
-                found.append({"tactic": tactic, "given": 1, "probability": round(float(P[i, k]), 4)})
-            elif Y[i, k] == 0 and P[i, k] > max(cut, 0.5) + (1 - max(cut, 0.5)) / 2:
-                found.append({"tactic": tactic, "given": 0, "probability": round(float(P[i, k]), 4)})
-        if found:
-            severity = max(abs(f["given"] - f["probability"]) for f in found)
-            issues.append({"id": record.id, "text": record.text, "labels": list(record.labels),
-                           "kind": record.kind, "issues": found, "severity": round(severity, 4)})
+    for i in np.flatnonzero((missing | extra).any(axis=1)):
+        found = [{"tactic": tactics[k], "given": int(Y[i, k]), "probability": round(float(P[i, k]), 4)}
+                 for k in np.flatnonzero(missing[i] | extra[i])]
+        severity = max(abs(f["given"] - f["probability"]) for f in found)
+        record = records[i]
+        issues.append({"id": record.id, "text": record.text, "labels": list(record.labels),
+                       "kind": record.kind, "issues": found, "severity": round(severity, 4)})
     return sorted(issues, key=lambda item: -item["severity"])
 
 

@@ -22,7 +22,7 @@ from .taxonomy import Taxonomy, load_taxonomy
 
 __all__ = [
     "Record", "Problem", "GENRES", "KINDS", "SPLITS", "DEFAULT_DATA_DIR",
-    "read_records", "read_labels", "load_split", "load_corpus", "validate_corpus", "corpus_hash",
+    "read_records", "read_labels", "relabel", "load_split", "load_corpus", "validate_corpus", "corpus_hash",
     "label_matrix", "to_frame", "load_hf_dataset",
 ]
 
@@ -157,6 +157,52 @@ def read_labels(path: str | Path, taxonomy: Taxonomy | None = None) -> dict[str,
             raise DataError(f"duplicate id {padded.id!r}", path=str(path), line=number, field="id")
         labels[padded.id] = list(padded.labels)
     return labels
+
+
+def relabel(data_dir: str | Path, corrections: dict[str, list[str]],
+            notes: dict[str, str] | None = None, taxonomy: Taxonomy | None = None) -> list[str]:
+    """Apply reviewed label corrections (id -> labels) to the corpus files in place, atomically.
+
+    A record that loses all its labels becomes a hard negative for the tactics it had; one that
+    gains labels becomes a positive. Returns the ids whose labels changed. Unknown ids raise.
+    """
+    taxonomy = taxonomy or load_taxonomy()
+    for labels in corrections.values():
+        taxonomy.check(labels)
+    corpus = load_corpus(data_dir, taxonomy)
+    known = {r.id for records in corpus.values() for r in records}
+    unknown = sorted(set(corrections) - known)
+    if unknown:
+        raise DataError(f"ids not in the corpus: {', '.join(unknown[:10])}")
+    changed = []
+    for split, records in corpus.items():
+        updated = []
+        for record in records:
+            new = corrections.get(record.id)
+            if new is not None and sorted(new) != sorted(record.labels):
+                changed.append(record.id)
+                record = _relabelled(record, new, (notes or {}).get(record.id))
+            updated.append(record)
+        _write_split(split_path(data_dir, split), updated)
+    return changed
+
+
+def _relabelled(record: Record, labels: list[str], note: str | None) -> Record:
+    if labels:
+        kind, hard_for = "positive", ()
+    else:
+        kind = "hard_negative"
+        hard_for = tuple(dict.fromkeys(record.hard_for + record.labels))
+    return Record(record.id, record.text, tuple(labels), record.genre, kind, hard_for,
+                  note or record.note, record.extra)
+
+
+def _write_split(path: Path, records: list[Record]) -> None:
+    from .writers import atomic_text_output, json_line
+
+    with atomic_text_output(path) as out:
+        for record in records:
+            out.write(json_line(record.to_json()))
 
 
 def _with_text(raw: bytes) -> bytes:

@@ -44,7 +44,7 @@ _COLUMNS = "id, created_at, text, labels, predicted, model_version, note, analys
 
 
 def default_db_path() -> Path:
-    """``$TACTICS_DATA_DIR/feedback.sqlite3`` when set, else the file in the user's data directory."""
+    """``$TACTICS_DATA_DIR/feedback.sqlite3`` when set, else that file in the user's data dir."""
     data_dir = os.environ.get(DATA_DIR_ENV)
     if data_dir:
         return Path(data_dir) / DB_FILE
@@ -104,24 +104,24 @@ class FeedbackStore:
         check_text(text)
         self.taxonomy.check(labels)
         chosen = set(labels)
-        correction = Correction(0, datetime.now(timezone.utc).isoformat(timespec="seconds"), text,
-                                tuple(t for t in self.taxonomy.ids if t in chosen), tuple(predicted),
-                                model_version, note.strip(), analyst.strip())
+        draft = Correction(0, datetime.now(timezone.utc).isoformat(timespec="seconds"), text,
+                           tuple(t for t in self.taxonomy.ids if t in chosen), tuple(predicted),
+                           model_version, note.strip(), analyst.strip())
         with self._connect() as conn:
             cursor = conn.execute(
                 "INSERT INTO feedback (created_at, text, labels, predicted, model_version, note,"
                 " analyst) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (correction.created_at, text, json.dumps(correction.labels),
-                 json.dumps(correction.predicted), model_version, correction.note, correction.analyst))
-        return replace(correction, id=cursor.lastrowid)
+                (draft.created_at, draft.text, json.dumps(draft.labels), json.dumps(draft.predicted),
+                 draft.model_version, draft.note, draft.analyst))
+        return replace(draft, id=cursor.lastrowid)
 
     def latest(self) -> list[Correction]:
         """The newest correction of each distinct text, oldest first: a later correction of the
         same text supersedes the earlier one, so an export never labels one text twice."""
         with self._connect() as conn:
             rows = conn.execute(f"SELECT {_COLUMNS} FROM feedback WHERE id IN "
-                                f"(SELECT MAX(id) FROM feedback GROUP BY text) ORDER BY id").fetchall()
-        return [_correction(row) for row in rows]
+                                f"(SELECT MAX(id) FROM feedback GROUP BY text) ORDER BY id")
+            return [_correction(row) for row in rows]
 
     def export_jsonl(self) -> Iterator[str]:
         """The corrections as training-format JSONL lines (see ``Correction.to_record``)."""

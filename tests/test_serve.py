@@ -10,7 +10,8 @@ pytest.importorskip("fastapi", reason="the serve extra is not installed")
 from fastapi.testclient import TestClient  # noqa: E402
 from typer.testing import CliRunner  # noqa: E402
 
-from nlp import load_model, load_taxonomy  # noqa: E402
+from nlp import (  # noqa: E402
+    DataError, InputError, TaxonomyError, load_model, load_taxonomy)
 from nlp.cli import app as cli  # noqa: E402
 from nlp.dataset import load_split  # noqa: E402
 from nlp.feedback import DB_FILE, FeedbackStore, default_db_path  # noqa: E402
@@ -204,14 +205,20 @@ def test_export_round_trips_through_the_dataset_reader(client, tmp_path):
 
 
 def test_store_rejects_unknown_tactics_and_empty_texts(tmp_path):
-    from nlp import InputError, TaxonomyError
-
     store = FeedbackStore(tmp_path / "deep" / "er" / DB_FILE)
     with pytest.raises(TaxonomyError, match="valid ids: talks_good_faith"):
         store.add("a text", ["nope"], predicted=[], model_version="m")
     with pytest.raises(InputError):
         store.add(" ", [], predicted=[], model_version="m")
     assert store.latest() == []
+
+
+def test_unusable_database_is_a_data_error(tmp_path):
+    (tmp_path / "not-a-db").write_text("plain text, not SQLite\n" * 100)
+    with pytest.raises(DataError, match="not-a-db"):
+        FeedbackStore(tmp_path / "not-a-db")
+    with pytest.raises(DataError, match="feedback database error"):
+        FeedbackStore(tmp_path)   # a directory
 
 
 def test_default_db_path_follows_the_environment(monkeypatch, tmp_path):

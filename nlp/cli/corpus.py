@@ -1,4 +1,4 @@
-"""Corpus commands: `validate`, `audit`, `agreement`, `datasheet`, `labels`."""
+"""Corpus commands: `validate`, `audit`, `agreement`, `relabel`, `datasheet`, `labels`."""
 
 from __future__ import annotations
 
@@ -72,6 +72,25 @@ def agreement(
     typer.echo(f"{result['records']} records: exact label-set match {result['exact_set_match']:.1%}, "
                f"macro F1 {result['macro_f1']:.3f}, mean kappa {result['mean_kappa']:.3f}; "
                f"{len(result['disagreements'])} disagreements (written to {output})")
+
+
+@app.command("relabel")
+@errors_to_exit
+def relabel_command(
+    corrections: Path = typer.Argument(..., help="JSONL of reviewed labels: id, labels (and an optional note)."),
+    data: Path = DATA_OPTION,
+) -> None:
+    """Apply reviewed label corrections (from an audit or an adjudication) to the corpus."""
+    from ..dataset import read_labels, relabel
+
+    notes = {}
+    for line in corrections.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            record = json.loads(line)
+            if record.get("note"):
+                notes[str(record["id"])] = record["note"]
+    changed = relabel(data, read_labels(corrections), notes)
+    typer.echo(f"{len(changed)} records relabelled")
 
 
 @app.command()

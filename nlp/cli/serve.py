@@ -18,7 +18,7 @@ def serve(
     host: str = typer.Option("127.0.0.1", help="Address to bind; anything but loopback needs --token."),
     port: int = typer.Option(8000, help="Port to listen on."),
     db: Optional[Path] = typer.Option(None, "--db", help="Feedback database (default: $TACTICS_DATA_DIR/feedback.sqlite3, else the user's data directory)."),
-    token: Optional[str] = typer.Option(None, "--token", envvar=TOKEN_ENV, help=f"Token that writing and exporting feedback require (or ${TOKEN_ENV})."),
+    token: Optional[str] = typer.Option(None, "--token", envvar=TOKEN_ENV, help="Token that saving and exporting feedback require."),
     model: Optional[Path] = MODEL_OPTION,
 ) -> None:
     """Serve the analyst page at http://HOST:PORT/ and the API under /v1 (docs at /docs).

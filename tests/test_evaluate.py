@@ -1,0 +1,144 @@
+"""The evaluation report, baselines, metrics, audit, agreement, learning curve and candidates."""
+
+import json
+
+import numpy as np
+import pytest
+
+from nlp.audit import agreement, find_label_issues
+from nlp.baselines import KeywordBaseline
+from nlp.calibration import ScoreCalibrator, tune_thresholds
+from nlp.candidates import compare_candidates
+from nlp.datasheet import END, START, render_stats
+from nlp.dataset import Record, label_matrix, load_corpus
+from nlp.evaluate import confusion_counts, evaluate
+from nlp.learning_curve import learning_curve
+from nlp.metrics import expected_calibration_error, multilabel_metrics
+from nlp.taxonomy import load_taxonomy
+
+from .conftest import DATA
+
+
+@pytest.fixture(scope="module")
+def report(small_model, small_corpus, tmp_path_factory):
+    out = tmp_path_factory.mktemp("evaluation")
+    return evaluate(small_model, data_dir=small_corpus, out_dir=out, folds=2), out
+
+
+def test_report_files_and_sections(report):
+    result, out = report
+    for name in ("report.md", "report.json", "f1_per_tactic.png", "confusion.png",
+                 "pr_curves.png", "reliability.png"):
+        assert (out / name).stat().st_size > 0, name
+    markdown = (out / "report.md").read_text()
+    for section in ("## Summary", "## Per tactic", "## Cross-validation", "## Long texts",
+                    "worst errors", "keyword rule", "most frequent"):
+        assert section in markdown
+    assert json.loads((out / "report.json").read_text())["model"]["test"] == result["model"]["test"]
+
+
+def test_report_figures_recompute_from_the_model(report, small_model, small_corpus):
+    from nlp import load_model
+
+    result, _ = report
+    model = load_model(small_model)
+    test = load_corpus(small_corpus)["test"]
+    Y = label_matrix(test, model.tactics)
+    predicted = (model.predict_proba([r.text for r in test]) >= model.thresholds).astype(int)
+    assert result["model"]["test"]["macro_f1"] == multilabel_metrics(Y, predicted, model.tactics)["macro_f1"]
+    assert result["baselines"]["most frequent"]["macro_f1"] == 0.0
+    cv = result["cross_validation"]
+    assert cv["folds"] == 2 and len(cv["macro_f1"]["values"]) == 2
+    assert cv["macro_f1"]["mean"] == pytest.approx(np.mean(cv["macro_f1"]["values"]), abs=1e-4)
+    assert len(result["worst_errors"]) <= 20
+    for error in result["worst_errors"]:
+        assert error["true"] != error["predicted"]
+    assert result["data"]["model_trained_on_this_corpus"] is True
+
+
+def test_metrics_on_a_hand_computed_example():
+    Y = np.array([[1, 0], [0, 1], [0, 0], [0, 0]])
+    P = np.array([[1, 0], [0, 0], [1, 0], [0, 0]])
+    m = multilabel_metrics(Y, P, ["a", "b"], ["positive", "positive", "hard_negative", "neutral"])
+    assert m["per_tactic"]["a"] == {"precision": 0.5, "recall": 1.0, "f1": 0.6667, "support": 1}
+    assert m["per_tactic"]["b"]["f1"] == 0.0
+    assert m["macro_f1"] == pytest.approx(0.3333, abs=1e-4)
+    assert m["none_fpr"] == 0.5 and m["none_fpr_hard_negative"] == 1.0 and m["none_fpr_neutral"] == 0.0
+    assert m["samples_f1"] == pytest.approx((1 + 0 + 0 + 1) / 4)
+    assert confusion_counts(Y, P).tolist() == [[1, 0, 0], [0, 0, 1], [1, 0, 1]]
+
+
+def test_expected_calibration_error():
+    assert expected_calibration_error([0, 1, 0, 1], [0.0, 1.0, 0.0, 1.0]) == 0.0
+    assert expected_calibration_error([0, 0, 0, 0], [0.8, 0.8, 0.8, 0.8]) == pytest.approx(0.8)
+
+
+def test_thresholds_maximise_f1_and_calibration_is_monotone():
+    p = np.array([[0.9], [0.8], [0.7], [0.3], [0.2], [0.1]])
+    y = np.array([[1], [1], [0], [1], [0], [0]])
+    threshold = tune_thresholds(p, y)[0]
+    assert 0.2 < threshold <= 0.3  # taking the top four gives F1 0.857, the best cut
+    scores = np.linspace(-3, 3, 40).reshape(-1, 1)
+    labels = (scores[:, 0] + np.random.default_rng(0).normal(0, 1, 40) > 0).astype(int).reshape(-1, 1)
+    for method in ("sigmoid", "isotonic"):
+        out = ScoreCalibrator(method).fit(scores, labels).transform(scores)[:, 0]
+        assert np.all(np.diff(out) >= -1e-12) and out.min() >= 0 and out.max() <= 1
+
+
+def test_keyword_baseline_uses_taxonomy_keywords():
+    predicted = KeywordBaseline().fit().predict(["BRICS and the Global South", "a quiet day"])
+    ids = load_taxonomy().ids
+    assert predicted[0, ids.index("multipolar_order")] == 1 and predicted[1].sum() == 0
+
+
+def test_audit_finds_flipped_labels(small_corpus):
+    records = load_corpus(small_corpus)["train"]
+    tactics = load_taxonomy().ids
+    targets = [i for i, r in enumerate(records)
+               if r.labels == ("denazification",) and "nazi" in r.text.lower()][:5]
+    flipped = list(records)
+    for i in targets:
+        flipped[i] = Record(records[i].id, records[i].text, (), records[i].genre, "neutral")
+    issues = find_label_issues(flipped, tactics, params={"cv": 3, "max_char_features": 5000})
+    found = {issue["id"]: issue for issue in issues}
+    caught = [records[i].id for i in targets if records[i].id in found]
+    assert len(targets) >= 3 and len(caught) >= len(targets) - 1
+    flagged_tactics = [(i["tactic"], i["given"]) for r in caught for i in found[r]["issues"]]
+    assert flagged_tactics.count(("denazification", 0)) >= len(targets) - 2, flagged_tactics
+
+
+def test_agreement_per_tactic():
+    tactics = ["a", "b"]
+    first = {"1": ["a"], "2": ["a", "b"], "3": [], "4": ["b"]}
+    second = {"1": ["a"], "2": ["a"], "3": [], "4": ["b"], "5": ["a"]}
+    result = agreement(first, second, tactics)
+    assert result["records"] == 4 and result["disagreements"] == ["2"]
+    assert result["per_tactic"]["a"]["kappa"] == 1.0
+    assert result["per_tactic"]["b"]["f1"] == pytest.approx(2 / 3, abs=1e-4)
+    assert result["exact_set_match"] == 0.75
+
+
+def test_learning_curve_writes_figures(small_corpus, tmp_path):
+    result = learning_curve(data_dir=small_corpus, out_dir=tmp_path, fractions=(0.5, 1.0),
+                            params={"cv": 3, "max_char_features": 5000})
+    sizes = [p["train_records"] for p in result["points"]]
+    assert sizes == [200, 400]
+    assert (tmp_path / "learning_curve.png").exists() and "| 100% | 400 |" in (tmp_path / "learning_curve.md").read_text()
+
+
+def test_compare_candidates(small_corpus, tmp_path):
+    result = compare_candidates(["tfidf-gate", "tfidf-no-stance"], data_dir=small_corpus,
+                                models_dir=tmp_path / "models", out_dir=tmp_path)
+    assert set(result["candidates"]) == {"tfidf-gate", "tfidf-no-stance"}
+    assert result["recommended"] in result["candidates"]
+    for row in result["candidates"].values():
+        assert 0 <= row["test_macro_f1"] <= 1 and row["snippets_per_second_one_core"] > 0
+        assert row["size_mb"] > 0
+    assert (tmp_path / "models" / "tfidf-no-stance" / "model.json").exists()
+    assert "tfidf-no-stance" in (tmp_path / "candidates.md").read_text()
+
+
+def test_datasheet_figures_match_the_corpus():
+    readme = (DATA / "README.md").read_text()
+    committed = readme[readme.index(START):readme.index(END) + len(END)]
+    assert committed == render_stats(load_corpus(DATA)), "run `tactics datasheet`"
