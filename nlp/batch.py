@@ -118,23 +118,24 @@ class _Job:
     evidence: bool
     encoder: FrameEncoder
 
-    def run(self, model: TacticModel, rows: list[Row]) -> _Chunk:
-        frame = classify_frame(model, self._frame(rows), text_field=self.text_field,
-                               id_field=self.id_field, keep_fields=self.keep_fields,
-                               evidence=self.evidence)
-        tactics = Counter(chain.from_iterable(frame["labels"].dropna()))
-        return _Chunk(len(rows), len(frame), int(frame["error"].notna().sum()), tactics,
-                      self.encoder.encode(frame))
-
-    def _frame(self, rows: list[Row]) -> pd.DataFrame:
-        """The rows as classify_frame's input: id, text, the readers' error, kept fields."""
+    def columns(self, rows: list[Row]) -> dict[str, list]:
+        """A chunk of rows as the columns of classify_frame's input (id, text, the readers'
+        error, kept fields): plain lists, which cost a worker far less to receive than rows."""
         columns = {self.id_field: [row.id for row in rows],
                    self.text_field: [row.text for row in rows],
                    "error": [row.error for row in rows]}
         for name in self.keep_fields:
             columns.setdefault(name, [row.fields.get(name) for row in rows])
-        return pd.DataFrame({name: pd.Series(values, dtype=object)
-                             for name, values in columns.items()})
+        return columns
+
+    def run(self, model: TacticModel, columns: dict[str, list]) -> _Chunk:
+        frame = pd.DataFrame({name: pd.Series(values, dtype=object)
+                              for name, values in columns.items()})
+        result = classify_frame(model, frame, text_field=self.text_field, id_field=self.id_field,
+                                keep_fields=self.keep_fields, evidence=self.evidence)
+        tactics = Counter(chain.from_iterable(result["labels"].dropna()))
+        return _Chunk(len(frame), len(result), int(result["error"].notna().sum()), tactics,
+                      self.encoder.encode(result))
 
 
 _WORKER: tuple[_Job, TacticModel] | None = None   # set once in each worker process
@@ -145,12 +146,12 @@ def _start_worker(job: _Job, model: TacticModel) -> None:
     _WORKER = job, model
 
 
-def _run_in_worker(rows: list[Row]) -> _Chunk:
+def _run_in_worker(columns: dict[str, list]) -> _Chunk:
     job, model = _WORKER
-    return job.run(model, rows)
+    return job.run(model, columns)
 
 
-def _classify_chunks(job: _Job, model: TacticModel, chunks: Iterable[list[Row]],
+def _classify_chunks(job: _Job, model: TacticModel, chunks: Iterable[dict[str, list]],
                      workers: int) -> Iterator[_Chunk]:
     """Each chunk's result, in input order. With several workers, each process receives the
     model once, and at most two chunks per worker are in flight, so memory stays flat."""
@@ -195,16 +196,17 @@ class _Checkpoint:
             return cls(path, job)
         try:
             saved = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise DataError(f"cannot read the checkpoint ({exc}); run without --resume",
+            counts = [saved[key] for key in ("rows", "written", "position", "errors")]
+            previous, tactics = saved["job"], Counter(saved["tactics"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise DataError(f"cannot read the checkpoint ({exc!r}); run without --resume",
                             path=str(path)) from None
-        changed = [f"{key} was {saved['job'].get(key)!r}, now {value!r}"
-                   for key, value in job.items() if saved["job"].get(key) != value]
+        changed = [f"{key} was {previous.get(key)!r}, now {value!r}"
+                   for key, value in job.items() if previous.get(key) != value]
         if changed:
             raise DataError(f"the checkpoint is for a different job ({'; '.join(changed)}); "
                             f"run without --resume to start over", path=str(path))
-        return cls(path, job, saved["rows"], saved["written"], saved["position"],
-                   saved["errors"], Counter(saved["tactics"]))
+        return cls(path, job, *counts, tactics)
 
     def add(self, chunk: _Chunk, position: int) -> None:
         """Count a chunk whose output is durably written up to ``position``, and save."""
@@ -245,7 +247,8 @@ def run_batch(input: str | Path, output: str | Path, *, model: TacticModel | str
     resumed_from, started = checkpoint.rows, time.perf_counter()
     rows = islice(iter_rows(input, text_field=text_field, id_field=id_field), resumed_from, None)
     with _progress(input, resumed_from, enabled=not quiet and sys.stderr.isatty()) as advance:
-        for chunk in _classify_chunks(job, model, _chunks(rows, chunk_size), workers):
+        chunks = (job.columns(chunk) for chunk in _chunks(rows, chunk_size))
+        for chunk in _classify_chunks(job, model, chunks, workers):
             checkpoint.add(chunk, sink.append(chunk.payload))
             advance(chunk.rows)
     sink.finish()

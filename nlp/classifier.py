@@ -17,7 +17,7 @@ from sklearn.multiclass import OneVsRestClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
-from .calibration import ScoreCalibrator, tune_thresholds
+from .calibration import ScoreCalibrator, tune_thresholds, tune_thresholds_jointly
 from .features import build_features
 
 __all__ = ["TacticClassifier", "out_of_fold_scores"]
@@ -28,14 +28,17 @@ class TacticClassifier(ClassifierMixin, BaseEstimator):
 
     With ``gate`` (the default) one more linear model learns "advances any tactic" from all
     texts, and each tactic's calibrated probability combines its own score with that gate score.
+    Thresholds maximise out-of-fold macro F1 minus ``fpr_weight`` x the none-FPR (0: per-tactic
+    F1 alone).
     """
 
-    def __init__(self, *, C: float = 8.0, class_weight: str | None = "balanced",
+    def __init__(self, *, C: float = 20.0, class_weight: str | None = "balanced",
                  word_ngrams: tuple[int, int] = (1, 2), char_ngrams: tuple[int, int] = (2, 5),
                  min_df: int = 2, max_word_features: int | None = 40000,
                  max_char_features: int | None = 60000, stance: bool = True,
                  distanced: bool = True,
-                 gate: bool = True, calibration: str = "sigmoid", cv: int = 5,
+                 gate: bool = True, calibration: str = "sigmoid", fpr_weight: float = 0.5,
+                 cv: int = 5,
                  random_state: int = 0,
                  n_jobs: int | None = None) -> None:
         self.C = C
@@ -49,6 +52,7 @@ class TacticClassifier(ClassifierMixin, BaseEstimator):
         self.distanced = distanced
         self.gate = gate
         self.calibration = calibration
+        self.fpr_weight = fpr_weight
         self.cv = cv
         self.random_state = random_state
         self.n_jobs = n_jobs
@@ -71,7 +75,8 @@ class TacticClassifier(ClassifierMixin, BaseEstimator):
                                  random_state=self.random_state, n_jobs=self.n_jobs)
         self.calibrator_ = ScoreCalibrator(self.calibration, gate=self.gate).fit(oof, Y)
         oof_probabilities = self.calibrator_.transform(oof)
-        self.thresholds_ = tune_thresholds(oof_probabilities, Y)
+        self.thresholds_ = (tune_thresholds_jointly(oof_probabilities, Y, fpr_weight=self.fpr_weight)
+                            if self.fpr_weight else tune_thresholds(oof_probabilities, Y))
         oof_predicted = oof_probabilities >= self.thresholds_
         self.oof_f1_ = f1_score(Y, oof_predicted, average=None, zero_division=0)
         self.oof_none_fpr_ = float(oof_predicted[~Y.any(axis=1)].any(axis=1).mean())

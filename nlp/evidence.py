@@ -10,6 +10,8 @@ import re
 
 import numpy as np
 
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
 from .features import WORD_FEATURES
 
 __all__ = ["top_phrases", "locate"]
@@ -25,7 +27,8 @@ def locate(text: str, phrase: str) -> tuple[int, int] | None:
 
 
 def top_phrases(pipeline, text: str, column: int, *, k: int = 5) -> list[dict]:
-    """The word n-grams of ``text`` that pushed tactic ``column`` up the most, with offsets."""
+    """The word n-grams of ``text`` that pushed tactic ``column`` up the most, with offsets
+    (n-grams made only of stop words are skipped)."""
     union = pipeline.named_steps["features"]
     vectorizer = dict(union.transformer_list)[WORD_FEATURES]
     estimator = pipeline.named_steps["clf"].estimators_[column]
@@ -40,7 +43,10 @@ def top_phrases(pipeline, text: str, column: int, *, k: int = 5) -> list[dict]:
     for i in np.argsort(-weights, kind="stable"):
         if weights[i] <= 0 or len(phrases) == k:
             break
-        span = locate(text, names[row.indices[i]])
+        name = names[row.indices[i]]
+        if all(word in ENGLISH_STOP_WORDS for word in name.split()):
+            continue  # "about", "of the": real weight, but no help to a reader
+        span = locate(text, name)
         if span is None or any(s <= span[0] and span[1] <= e for s, e in covered):
             continue
         covered.append(span)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import tomllib
 from dataclasses import dataclass
@@ -11,9 +12,10 @@ from typing import Iterable
 
 from .errors import TaxonomyError
 
-__all__ = ["Tactic", "Taxonomy", "load_taxonomy", "DEFAULT_TAXONOMY_PATH"]
+__all__ = ["Tactic", "Taxonomy", "load_taxonomy", "DEFAULT_TAXONOMY_PATH", "TAXONOMY_ENV"]
 
 DEFAULT_TAXONOMY_PATH = Path(__file__).with_name("data") / "taxonomy.toml"
+TAXONOMY_ENV = "TACTICS_TAXONOMY"
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
@@ -78,12 +80,19 @@ class Taxonomy:
 
 
 def load_taxonomy(path: str | Path | None = None) -> Taxonomy:
-    """Read and check a taxonomy TOML file (the packaged codebook by default)."""
-    return _load(str(Path(path or DEFAULT_TAXONOMY_PATH).resolve()))
+    """Read and check a taxonomy TOML file: ``path``, else ``$TACTICS_TAXONOMY``, else the
+    packaged codebook."""
+    resolved = Path(path or os.environ.get(TAXONOMY_ENV) or DEFAULT_TAXONOMY_PATH).resolve()
+    try:
+        modified = resolved.stat().st_mtime_ns
+    except OSError:
+        modified = 0
+    return _load(str(resolved), modified)
 
 
 @lru_cache(maxsize=8)
-def _load(path: str) -> Taxonomy:
+def _load(path: str, modified: int) -> Taxonomy:
+    """Parse and check one version of a taxonomy file (cached by path and modification time)."""
     try:
         raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:

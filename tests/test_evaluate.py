@@ -7,7 +7,7 @@ import pytest
 
 from nlp.audit import agreement, find_label_issues
 from nlp.baselines import KeywordBaseline
-from nlp.calibration import ScoreCalibrator, tune_thresholds
+from nlp.calibration import ScoreCalibrator, tune_thresholds, tune_thresholds_jointly
 from nlp.candidates import compare_candidates
 from nlp.datasheet import END, START, render_stats
 from nlp.dataset import Record, label_matrix, load_corpus
@@ -83,6 +83,24 @@ def test_thresholds_maximise_f1_and_calibration_is_monotone():
     for method in ("sigmoid", "isotonic"):
         out = ScoreCalibrator(method).fit(scores, labels).transform(scores)[:, 0]
         assert np.all(np.diff(out) >= -1e-12) and out.min() >= 0 and out.max() <= 1
+
+
+def test_joint_thresholds_trade_recall_for_fewer_false_alarms():
+    rng = np.random.default_rng(0)
+    Y = (rng.random((600, 6)) < 0.08).astype(int)
+    P = np.clip(Y * 0.25 + rng.random((600, 6)) * 0.75, 0, 1)
+    none = ~Y.any(axis=1)
+
+    def objective(thresholds, weight=1.0):
+        hits = P >= thresholds
+        m = multilabel_metrics(Y, hits.astype(int), [str(k) for k in range(6)])
+        return m["macro_f1"] - weight * hits[none].any(axis=1).mean(), hits[none].any(axis=1).mean()
+
+    per_tactic = tune_thresholds(P, Y)
+    joint = tune_thresholds_jointly(P, Y, fpr_weight=1.0)
+    assert objective(joint)[0] >= objective(per_tactic)[0]
+    assert objective(joint)[1] < objective(per_tactic)[1]
+    assert np.all(joint >= 0.05) and np.all(joint <= 0.95)
 
 
 def test_keyword_baseline_uses_taxonomy_keywords():

@@ -4,6 +4,7 @@ import gzip
 import json
 
 import pytest
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 from typer.testing import CliRunner
 
 from nlp import InputError, load_model, predict
@@ -36,6 +37,7 @@ def test_prediction_has_labels_scores_and_located_evidence(model):
         for phrase in evidence["phrases"]:
             assert PROPAGANDA[phrase["start"]:phrase["end"]] == phrase["text"]
             assert phrase["weight"] > 0
+            assert not set(phrase["text"].lower().split()) <= ENGLISH_STOP_WORDS
     assert result.model == model.version
 
 

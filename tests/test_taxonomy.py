@@ -40,3 +40,14 @@ def test_malformed_taxonomy_files_are_refused(tmp_path, body, message):
     path.write_text(body)
     with pytest.raises(TaxonomyError, match=message):
         load_taxonomy(path)
+
+
+def test_readme_label_table_matches_the_taxonomy():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    table = readme.split("<!-- labels:start -->")[1].split("<!-- labels:end -->")[0]
+    rows = [line for line in table.splitlines() if line.startswith("| ") and "`" in line]
+    assert [row.split("`")[1] for row in rows] == SPEC_IDS
+    for tactic in load_taxonomy().tactics:
+        assert f"| {tactic.family} | `{tactic.id}` | {tactic.definition} |" in table
