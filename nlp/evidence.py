@@ -7,6 +7,7 @@ block, mapped back to character offsets in the text.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 import numpy as np
 
@@ -26,6 +27,11 @@ def locate(text: str, phrase: str) -> tuple[int, int] | None:
     return (found.start(), found.end()) if found else None
 
 
+@lru_cache(maxsize=8)
+def _feature_names(vectorizer) -> np.ndarray:
+    return vectorizer.get_feature_names_out()
+
+
 def top_phrases(pipeline, text: str, column: int, *, k: int = 5) -> list[dict]:
     """The word n-grams of ``text`` that pushed tactic ``column`` up the most, with offsets
     (n-grams made only of stop words are skipped)."""
@@ -37,7 +43,7 @@ def top_phrases(pipeline, text: str, column: int, *, k: int = 5) -> list[dict]:
         return []
     row = vectorizer.transform([text])
     weights = row.data * coef[0, row.indices]
-    names = vectorizer.get_feature_names_out()
+    names = _feature_names(vectorizer)
     phrases: list[dict] = []
     covered: list[tuple[int, int]] = []
     for i in np.argsort(-weights, kind="stable"):

@@ -19,11 +19,16 @@ def train(
     seed: int = typer.Option(0, help="Random seed: same data and seed give the same model."),
     name: Optional[str] = typer.Option(None, help="Model name (default: the directory name)."),
     jobs: int = typer.Option(1, "--jobs", "-j", help="Processes for the cross-validation folds."),
+    architecture: str = typer.Option("tfidf", help="tfidf (the default model) or spacy (textcat_multilabel)."),
 ) -> None:
     """Train a model on the train split and write a model directory with its card."""
+    from ..train import ARCHITECTURES
     from ..train import train as train_model
 
-    path = train_model(output, data_dir=data, name=name, seed=seed, n_jobs=jobs)
+    if architecture not in ARCHITECTURES:
+        fail(f"unknown architecture {architecture!r}; choose one of {', '.join(ARCHITECTURES)}")
+    path = train_model(output, data_dir=data, name=name, seed=seed, n_jobs=jobs,
+                       architecture=architecture)
     meta = json.loads((path / "model.json").read_text())
     test = meta["metrics"]["test"]
     typer.echo(f"wrote {path}: test macro F1 {test['macro_f1']:.3f}, "
