@@ -13,18 +13,24 @@ import os
 import sys
 import time
 from collections import Counter, deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from itertools import chain, islice
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Sequence
 
 import pandas as pd
 import pyarrow as pa
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    TimeRemainingColumn,
+)
 from rich.text import Text
 
 from .errors import DataError, TacticsError
@@ -76,16 +82,16 @@ def classify_frame(model: TacticModel, frame: pd.DataFrame, *, text_field: str =
                         f"(columns: {', '.join(map(str, frame.columns))})")
     size = len(frame)
     texts = _values(frame, text_field)
-    errors = _values(frame, "error") if "error" in frame.columns else [None] * size
-    errors = [error or text_error(text, text_field) for error, text in zip(errors, texts)]
+    errors = [error or text_error(text, text_field)
+              for error, text in zip(_values(frame, "error"), texts)]
     good = [i for i, error in enumerate(errors) if error is None]
     labels, scores, uncertain, found = ([None] * size for _ in range(4))
     for i, result in zip(good, model.predict([texts[i] for i in good], evidence=evidence)):
         labels[i], scores[i], uncertain[i], found[i] = (result.labels, result.scores,
                                                         result.uncertain, result.evidence)
-    ids = _values(frame, id_field) if id_field in frame.columns else [None] * size
-    values = {"id": [i + 1 if rid is None or rid == "" else rid for i, rid in enumerate(ids)],
-              "labels": labels, "scores": scores, "uncertain": uncertain,
+    ids = [i if rid is None or rid == "" else rid
+           for i, rid in enumerate(_values(frame, id_field), start=1)]
+    values = {"id": ids, "labels": labels, "scores": scores, "uncertain": uncertain,
               "model": [model.version] * size, "error": errors, "evidence": found,
               **{name: _values(frame, name) for name in keep_fields}}
     return pd.DataFrame({name: pd.Series(values[name], index=frame.index, dtype=object)
@@ -93,7 +99,10 @@ def classify_frame(model: TacticModel, frame: pd.DataFrame, *, text_field: str =
 
 
 def _values(frame: pd.DataFrame, column: str) -> list:
-    """A column as Python objects, with None for every kind of missing value (NaN, NA)."""
+    """A column as Python objects, with None for every kind of missing value (NaN, NA) and for
+    every row where the frame has no such column."""
+    if column not in frame.columns:
+        return [None] * len(frame)
     series = frame[column]
     return [None if missing else value
             for value, missing in zip(series.tolist(), series.isna().tolist())]
@@ -221,6 +230,13 @@ class _Checkpoint:
         temporary.write_text(json.dumps(state), encoding="utf-8")
         os.replace(temporary, self.path)
 
+    def summary(self, resumed_from: int, seconds: float) -> dict:
+        """The whole job's counts; the rate is of the rows done in this run."""
+        return {"rows_in": self.rows, "rows_out": self.written, "errors": self.errors,
+                "tactics": dict(self.tactics.most_common()), "resumed_from": resumed_from,
+                "seconds": round(seconds, 3),
+                "rows_per_second": round((self.rows - resumed_from) / max(seconds, 1e-9), 1)}
+
 
 def run_batch(input: str | Path, output: str | Path, *, model: TacticModel | str | Path | None = None,
               text_field: str = "text", id_field: str = "id", keep_fields: Sequence[str] = (),
@@ -248,17 +264,13 @@ def run_batch(input: str | Path, output: str | Path, *, model: TacticModel | str
     rows = islice(iter_rows(input, text_field=text_field, id_field=id_field), resumed_from, None)
     with _progress(input, resumed_from, enabled=not quiet and sys.stderr.isatty()) as advance:
         chunks = (job.columns(chunk) for chunk in _chunks(rows, chunk_size))
-        for chunk in _classify_chunks(job, model, chunks, workers):
-            checkpoint.add(chunk, sink.append(chunk.payload))
-            advance(chunk.rows)
+        for result in _classify_chunks(job, model, chunks, workers):
+            checkpoint.add(result, sink.append(result.payload))
+            advance(result.rows)
     sink.finish()
     checkpoint.path.unlink(missing_ok=True)
-    seconds = time.perf_counter() - started
-    summary = {"input": str(input), "output": str(output), "rows_in": checkpoint.rows,
-               "rows_out": checkpoint.written, "errors": checkpoint.errors,
-               "tactics": dict(checkpoint.tactics.most_common()), "resumed_from": resumed_from,
-               "seconds": round(seconds, 3),
-               "rows_per_second": round((checkpoint.rows - resumed_from) / max(seconds, 1e-9), 1)}
+    summary = {"input": str(input), "output": str(output),
+               **checkpoint.summary(resumed_from, time.perf_counter() - started)}
     if not quiet:
         print(format_summary(summary), file=sys.stderr)
     return summary

@@ -110,6 +110,8 @@ def tune_thresholds_jointly(probabilities: np.ndarray, Y: np.ndarray, *, fpr_wei
     f1 = np.array([_f1(hits[:, k], Y[:, k]) for k in range(Y.shape[1])])
     for _ in range(rounds):
         for k in range(Y.shape[1]):
+            if not Y[:, k].any():
+                continue  # nothing to find: keep the per-tactic cut
             others = np.delete(hits, k, axis=1)[none_rows].any(axis=1)
             candidates = np.unique(np.clip(np.quantile(probabilities[Y[:, k], k],
                                                        np.linspace(0, 1, 41)), floor, ceiling))

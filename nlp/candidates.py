@@ -1,7 +1,8 @@
 """Comparing model candidates on equal terms, and the stance ablation.
 
 Each candidate is an architecture plus parameters. It is trained on the train split into
-``models/NAME`` and measured on the test split: macro F1, none-FPR on hard negatives, mean ECE,
+``models/NAME`` (or reused when that directory already holds it, trained on the same corpus with
+the same parameters and seed) and measured on the test split: macro F1, none-FPR on hard negatives, mean ECE,
 throughput on one core, model size and training time. The recommendation uses only figures from
 the train split (out-of-fold macro F1 minus out-of-fold none-FPR), so choosing the default never
 looks at the test split.
@@ -16,7 +17,8 @@ from pathlib import Path
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from .dataset import DEFAULT_DATA_DIR, label_matrix, load_corpus
+from .artifact import CONFIG_FILE, META_FILE
+from .dataset import DEFAULT_DATA_DIR, corpus_hash, label_matrix, load_corpus
 from .metrics import expected_calibration_error
 from .predict import load_model
 from .report import markdown_table
@@ -25,8 +27,8 @@ from .train import train
 __all__ = ["CANDIDATES", "compare_candidates", "throughput"]
 
 CANDIDATES: dict[str, tuple[str, dict, str]] = {
-    "tfidf-gate": ("tfidf", {}, "word+char TF-IDF, stance cues, distanced words, any-tactic gate; "
-                                "thresholds priced for false alarms"),
+    "default": ("tfidf", {}, "word+char TF-IDF, stance cues, distanced words, any-tactic gate; "
+                             "thresholds priced for false alarms"),
     "tfidf-gate-f1": ("tfidf", {"fpr_weight": 0.0}, "as above, thresholds for per-tactic F1 only"),
     "tfidf-no-gate": ("tfidf", {"gate": False, "fpr_weight": 0.0}, "as above, without the gate"),
     "tfidf-no-stance": ("tfidf", {"gate": False, "stance": False, "distanced": False,
@@ -49,6 +51,17 @@ def throughput(model, texts: list[str], repeat: int = 3) -> float:
     return len(texts) / best
 
 
+def _is_current(path: Path, architecture: str, params: dict, seed: int, data_hash: str) -> bool:
+    """Whether ``path`` already holds this candidate trained on this corpus (then it is reused)."""
+    try:
+        config = json.loads((path / CONFIG_FILE).read_text())
+        meta = json.loads((path / META_FILE).read_text())
+    except (OSError, ValueError):
+        return False
+    return (config == {"architecture": architecture, "seed": seed, "params": params}
+            and meta.get("data", {}).get("corpus_sha256") == data_hash)
+
+
 def _size_mb(path: Path) -> float:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 2**20
 
@@ -63,8 +76,10 @@ def compare_candidates(names: list[str] | None = None, *, data_dir: str | Path =
     rows = {}
     for name in names or list(CANDIDATES):
         architecture, params, description = CANDIDATES[name]
-        path = train(Path(models_dir) / name, data_dir=data_dir, name=name, seed=seed,
-                     params=params, n_jobs=n_jobs, architecture=architecture)
+        path = Path(models_dir) / name
+        if not _is_current(path, architecture, params, seed, corpus_hash(data_dir)):
+            train(path, data_dir=data_dir, name=name, seed=seed, params=params, n_jobs=n_jobs,
+                  architecture=architecture)
         model = load_model(path)
         metrics = model.meta["metrics"]
         P = model.predict_proba([r.text for r in test])
@@ -111,7 +126,7 @@ measured on the test split in the same run. Throughput: short test snippets (<= 
 `predict_proba` without evidence, one core. The recommendation uses train-split figures only
 ({result['rule']}): **{result['recommended']}**.
 
-The rows `tfidf-gate`, `tfidf-gate-f1`, `tfidf-no-gate` and `tfidf-no-stance` are the stance
+The rows `default`, `tfidf-gate-f1`, `tfidf-no-gate` and `tfidf-no-stance` are the stance
 ablation: the same model with the stance machinery removed step by step (thresholds priced for
 false alarms, then the any-tactic gate, then the stance cue counts and distanced-sentence words).
 

@@ -8,8 +8,9 @@ each worker receives it once and keeps it for all the partitions it classifies.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
 from .batch import classify_frame
 from .errors import TacticsError
@@ -44,7 +45,7 @@ def _classify_partition(frame: pd.DataFrame, model: TacticModel, **options) -> p
 def _require_dask():
     try:
         import dask
-        import dask.dataframe  # noqa: F401  (fails when the extra's pandas support is missing)
+        import dask.dataframe  # the DataFrame part of the extra (pandas, pyarrow support)
     except ImportError:
         raise TacticsError("nlp.dask needs Dask: pip install narrative-tactics[dask]") from None
     return dask

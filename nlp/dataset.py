@@ -239,8 +239,14 @@ def corpus_hash(data_dir: str | Path = DEFAULT_DATA_DIR) -> str:
 
 
 def label_matrix(records: list[Record], tactic_ids: list[str]) -> np.ndarray:
-    """A 0/1 matrix (records x tactics) in the taxonomy's column order."""
+    """A 0/1 matrix (records x tactics) in the taxonomy's column order; a label outside
+    ``tactic_ids`` (a tactic added after a model was trained) raises DataError."""
     column = {t: i for i, t in enumerate(tactic_ids)}
+    extra = sorted({label for record in records for label in record.labels} - set(column))
+    if extra:
+        raise DataError(f"the records carry tactic(s) {', '.join(extra)} that the {len(tactic_ids)} "
+                        f"scored tactics lack; a model trained before they were added cannot be "
+                        f"scored on them: retrain it (`tactics retrain`)")
     y = np.zeros((len(records), len(tactic_ids)), dtype=np.int8)
     for row, record in enumerate(records):
         for label in record.labels:

@@ -60,7 +60,7 @@ def evaluate(model: TacticModel | str | Path | None = None, *,
         "reliability": plot_reliability(Y_test, P, out_dir / "reliability.png").name,
     }
     report = {
-        "model": {"path": str(model.path), "version": model.version, "test": model_metrics,
+        "model": {"path": _shown(model.path), "version": model.version, "test": model_metrics,
                   "ece": ece, "ece_mean": round(float(np.mean(list(ece.values()))), 4),
                   "thresholds": dict(zip(tactics, model.thresholds.round(4).tolist()))},
         "baselines": baselines,
@@ -78,6 +78,14 @@ def evaluate(model: TacticModel | str | Path | None = None, *,
                                          encoding="utf-8")
     (out_dir / "report.md").write_text(render_report(report, tactics), encoding="utf-8")
     return report
+
+
+def _shown(path: Path | None) -> str:
+    """A path relative to the working directory when it lies below it (reports stay portable)."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd()))
+    except (TypeError, ValueError):
+        return str(path)
 
 
 def _f1(metrics: dict) -> dict[str, float]:

@@ -56,8 +56,9 @@ def render_report(report: dict, tactics: list[str]) -> str:
     long_texts = report.get("long_texts")
     long_text = "No text of 150+ words in the test split." if not long_texts else (
         f"{long_texts['records']} test texts of {long_texts['min_words']}+ words "
-        f"({long_texts['with_tactic']} with a tactic). A long text is scored as a whole and, per "
-        f"tactic, also as the maximum over windows of three consecutive sentences.\n\n"
+        f"({long_texts['with_tactic']} with a tactic). A long text is scored as a whole and in "
+        f"windows of five sentences; a tactic's score rises to the geometric mean of its best "
+        f"window and the whole text when that is higher.\n\n"
         + markdown_table(["scoring", "macro F1 (tactics present)", "none FPR"],
                          [[name, _f(v["macro_f1"]), _f(v["none_fpr"])]
                           for name, v in long_texts["variants"].items()]))

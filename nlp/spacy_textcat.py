@@ -3,6 +3,9 @@ from a config file, with the project's calibration and per-tactic thresholds on 
 
 ``fit`` holds out a seeded ``dev_fraction`` of the texts, trains on the rest, and fits the
 calibrator and thresholds on the held-out scores, so both come from texts the network never saw.
+As in the default estimator, a ``gate`` category ("advances any tactic") can be learnt beside the
+tactics and combined into each tactic's probability, and thresholds price false alarms on texts
+with no tactic (``fpr_weight``).
 The pipeline that scores new texts is that same network: with ``refit=True`` it is retrained on
 all texts afterwards, and the calibration learnt on the first network is reused for the second.
 
@@ -30,7 +33,7 @@ from spacy.training.initialize import init_nlp
 from spacy.training.loop import train as train_loop
 from spacy.util import load_config
 
-from .calibration import ScoreCalibrator, tune_thresholds
+from .calibration import ScoreCalibrator, tune_thresholds, tune_thresholds_jointly
 from .errors import ModelError
 
 __all__ = ["SpacyTextcatClassifier", "DEFAULT_CONFIG", "COMPONENTS"]
@@ -38,6 +41,7 @@ __all__ = ["SpacyTextcatClassifier", "DEFAULT_CONFIG", "COMPONENTS"]
 DEFAULT_CONFIG = Path(__file__).resolve().parent / "data" / "textcat.cfg"
 COMPONENTS = {"bow": "textcat_bow", "ensemble": "textcat_ensemble"}  # architecture -> component
 STATE_FILE = "tactics.json"
+GATE_LABEL = "_any_tactic"
 BATCH_SIZE = 256
 _EPS = 1e-7  # keeps logits of saturated float32 probabilities finite
 
@@ -47,18 +51,22 @@ class SpacyTextcatClassifier(ClassifierMixin, BaseEstimator):
 
     ``architecture`` picks the textcat component declared in ``config`` (default: the packaged
     ``textcat.cfg``): ``"bow"`` or ``"ensemble"``. ``labels`` names the columns of ``Y`` as
-    spaCy categories (default: the column indices).
+    spaCy categories (default: the column indices). ``gate`` and ``fpr_weight`` mean what they
+    mean for ``TacticClassifier``.
     """
 
     def __init__(self, *, architecture: str = "bow", max_steps: int = 2000,
-                 dev_fraction: float = 0.2, refit: bool = False, calibration: str = "sigmoid",
+                 dev_fraction: float = 0.2, refit: bool = False, gate: bool = True,
+                 calibration: str = "sigmoid", fpr_weight: float = 0.5,
                  labels: Sequence[str] | None = None, config: str | Path | None = None,
                  random_state: int = 0) -> None:
         self.architecture = architecture
         self.max_steps = max_steps
         self.dev_fraction = dev_fraction
         self.refit = refit
+        self.gate = gate
         self.calibration = calibration
+        self.fpr_weight = fpr_weight
         self.labels = labels
         self.config = config
         self.random_state = random_state
@@ -66,25 +74,35 @@ class SpacyTextcatClassifier(ClassifierMixin, BaseEstimator):
     def fit(self, X, Y):
         X, Y = list(X), np.asarray(Y, dtype=np.int8)
         labels = self._check_params(Y.shape[1])
+        targets = np.column_stack([Y, Y.any(axis=1)]) if self.gate else Y
+        categories = [*labels, GATE_LABEL] if self.gate else labels
         fit_idx, dev_idx = train_test_split(np.arange(len(X)), test_size=self.dev_fraction,
                                             random_state=self.random_state)
         fit_texts, dev_texts = [X[i] for i in fit_idx], [X[i] for i in dev_idx]
-        nlp = self._train(fit_texts, Y[fit_idx], dev_texts, Y[dev_idx], labels)
-        dev_scores = _logits(nlp, COMPONENTS[self.architecture], labels, dev_texts)
-        self.calibrator_ = ScoreCalibrator(self.calibration).fit(dev_scores, Y[dev_idx])
-        dev_probabilities = self.calibrator_.transform(dev_scores)
-        self.thresholds_ = tune_thresholds(dev_probabilities, Y[dev_idx])
-        self.oof_f1_ = f1_score(Y[dev_idx], dev_probabilities >= self.thresholds_, average=None,
-                                zero_division=0)
+        nlp = self._train(fit_texts, targets[fit_idx], dev_texts, targets[dev_idx], categories)
+        dev_scores = _logits(nlp, COMPONENTS[self.architecture], categories, dev_texts)
+        self._fit_decisions(dev_scores, Y[dev_idx])
         if self.refit:
-            nlp = self._train(X, Y, dev_texts, Y[dev_idx], labels)
-        self.nlp_, self.labels_, self.n_outputs_ = nlp, labels, Y.shape[1]
+            nlp = self._train(X, targets, dev_texts, targets[dev_idx], categories)
+        self.nlp_, self.categories_, self.n_outputs_ = nlp, categories, Y.shape[1]
         return self
 
+    def _fit_decisions(self, dev_scores: np.ndarray, dev_Y: np.ndarray) -> None:
+        """Calibrator, thresholds and held-out figures, all from the dev split's scores."""
+        self.calibrator_ = ScoreCalibrator(self.calibration, gate=self.gate).fit(dev_scores, dev_Y)
+        probabilities = self.calibrator_.transform(dev_scores)
+        self.thresholds_ = (
+            tune_thresholds_jointly(probabilities, dev_Y, fpr_weight=self.fpr_weight)
+            if self.fpr_weight else tune_thresholds(probabilities, dev_Y))
+        predicted = probabilities >= self.thresholds_
+        self.oof_f1_ = f1_score(dev_Y, predicted, average=None, zero_division=0)
+        self.oof_none_fpr_ = float(predicted[~dev_Y.any(axis=1)].any(axis=1).mean())
+
     def decision_function(self, X) -> np.ndarray:
-        """Raw scores: the logits of the network's per-tactic sigmoids, (n texts, n tactics)."""
+        """Raw scores: the logits of the network's per-category sigmoids, (n texts, n tactics
+        [+1 gate column when ``gate``])."""
         check_is_fitted(self, "nlp_")
-        return _logits(self.nlp_, COMPONENTS[self.architecture], self.labels_, list(X))
+        return _logits(self.nlp_, COMPONENTS[self.architecture], self.categories_, list(X))
 
     def predict_proba(self, X) -> np.ndarray:
         """Calibrated probabilities, (n texts, n tactics)."""
@@ -100,8 +118,9 @@ class SpacyTextcatClassifier(ClassifierMixin, BaseEstimator):
         path = Path(path)
         self.nlp_.to_disk(path)
         params = {**self.get_params(), "config": self.config and str(self.config)}
-        state = {"params": params, "labels": list(self.labels_),
+        state = {"params": params, "categories": list(self.categories_),
                  "thresholds": self.thresholds_.tolist(), "oof_f1": self.oof_f1_.tolist(),
+                 "oof_none_fpr": self.oof_none_fpr_,
                  "calibrator": _calibrator_state(self.calibrator_)}
         (path / STATE_FILE).write_text(json.dumps(state, indent=1) + "\n", encoding="utf-8")
         return path
@@ -117,9 +136,10 @@ class SpacyTextcatClassifier(ClassifierMixin, BaseEstimator):
         try:
             nlp = spacy.load(path)
             estimator = cls(**state["params"])
-            estimator.labels_ = list(state["labels"])
+            estimator.categories_ = [str(c) for c in state["categories"]]
             estimator.thresholds_ = np.asarray(state["thresholds"], dtype=np.float64)
             estimator.oof_f1_ = np.asarray(state["oof_f1"], dtype=np.float64)
+            estimator.oof_none_fpr_ = float(state["oof_none_fpr"])
             estimator.calibrator_ = _restore_calibrator(state["calibrator"])
         except Exception as exc:  # spaCy and a damaged state raise assorted errors
             raise ModelError(f"{path} could not be restored as a spaCy textcat model: {exc}; "
@@ -127,7 +147,7 @@ class SpacyTextcatClassifier(ClassifierMixin, BaseEstimator):
         if COMPONENTS.get(estimator.architecture) not in nlp.pipe_names:
             raise ModelError(f"{path}: the pipeline has components {nlp.pipe_names}, not the "
                              f"{estimator.architecture!r} textcat its {STATE_FILE} names")
-        estimator.nlp_, estimator.n_outputs_ = nlp, len(estimator.labels_)
+        estimator.nlp_, estimator.n_outputs_ = nlp, len(estimator.thresholds_)
         return estimator
 
     def _check_params(self, n_outputs: int) -> list[str]:
@@ -183,14 +203,14 @@ def _logits(nlp: Language, component: str, labels: list[str], texts: list[str]) 
 
 
 def _calibrator_state(calibrator: ScoreCalibrator) -> dict[str, Any]:
-    return {"method": calibrator.method, "coef": calibrator.coef_.tolist(),
+    return {"method": calibrator.method, "gate": calibrator.gate, "coef": calibrator.coef_.tolist(),
             "intercept": calibrator.intercept_.tolist(),
             "knots_x": [k.tolist() for k in calibrator.knots_x_],
             "knots_y": [k.tolist() for k in calibrator.knots_y_]}
 
 
 def _restore_calibrator(state: dict[str, Any]) -> ScoreCalibrator:
-    calibrator = ScoreCalibrator(state["method"])
+    calibrator = ScoreCalibrator(state["method"], gate=bool(state["gate"]))
     calibrator.coef_ = np.asarray(state["coef"], dtype=np.float64)
     calibrator.intercept_ = np.asarray(state["intercept"], dtype=np.float64)
     calibrator.knots_x_ = [np.asarray(k, dtype=np.float64) for k in state["knots_x"]]
@@ -209,7 +229,8 @@ def _read_state(path: Path) -> dict[str, Any]:
         state = json.loads((path / STATE_FILE).read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ModelError(f"{path / STATE_FILE}: not valid JSON ({exc})") from None
-    missing = [k for k in ("params", "labels", "thresholds", "oof_f1", "calibrator")
+    missing = [k for k in ("params", "categories", "thresholds", "oof_f1", "oof_none_fpr",
+                             "calibrator")
                if not isinstance(state, dict) or k not in state]
     if missing:
         raise ModelError(f"{path / STATE_FILE}: required keys missing: {', '.join(missing)}")

@@ -12,6 +12,7 @@ from .artifact import library_versions, write_model_dir
 from .card import render_card
 from .classifier import TacticClassifier
 from .dataset import DEFAULT_DATA_DIR, corpus_hash, label_matrix, load_corpus
+from .errors import ModelError
 from .metrics import split_figures
 from .predict import TacticModel
 from .taxonomy import Taxonomy, load_taxonomy
@@ -28,12 +29,19 @@ ARCHITECTURES = {
 def make_estimator(architecture: str, params: dict, seed: int, n_jobs: int | None):
     """An unfitted estimator of the named architecture with the given parameters."""
     if architecture == "tfidf":
-        return TacticClassifier(**params, random_state=seed, n_jobs=n_jobs)
-    if architecture == "spacy":
+        cls, extra = TacticClassifier, {"n_jobs": n_jobs}
+    elif architecture == "spacy":
         from .spacy_textcat import SpacyTextcatClassifier
 
-        return SpacyTextcatClassifier(**params, random_state=seed)
-    raise ValueError(f"unknown architecture {architecture!r}; choose one of {', '.join(ARCHITECTURES)}")
+        cls, extra = SpacyTextcatClassifier, {}
+    else:
+        raise ModelError(f"unknown architecture {architecture!r}; choose one of "
+                         f"{', '.join(ARCHITECTURES)}")
+    unknown = sorted(set(params) - set(cls().get_params()))
+    if unknown:
+        raise ModelError(f"unknown parameter(s) for the {architecture} architecture: "
+                         f"{', '.join(unknown)}; valid: {', '.join(sorted(cls().get_params()))}")
+    return cls(**params, random_state=seed, **extra)
 
 
 def train(output: str | Path, *, data_dir: str | Path = DEFAULT_DATA_DIR, name: str | None = None,

@@ -60,7 +60,8 @@ OUTPUT_FORMATS = ("jsonl", "csv", "parquet")
 
 @dataclass(frozen=True)
 class JsonlEncoder:
-    """Result frames as JSON lines: lists and dicts stay nested, None is null."""
+    """Result frames as JSON lines: lists and dicts stay nested, None is null, dates and other
+    values without a JSON type are strings."""
 
     columns: tuple[str, ...]
     compress: bool = False
@@ -69,15 +70,14 @@ class JsonlEncoder:
         return b""
 
     def encode(self, frame: pd.DataFrame) -> bytes:
-        text = "".join(json_line(dict(zip(self.columns, values)))
+        text = "".join(_json(dict(zip(self.columns, values))) + "\n"
                        for values in _frame_rows(frame, self.columns))
         return _maybe_gzip(text.encode("utf-8"), self.compress)
 
 
 @dataclass(frozen=True)
 class CsvEncoder:
-    """Result frames as CSV: strings as they are, other values (lists, dicts, numbers) as JSON,
-    None as an empty cell."""
+    """Result frames as CSV: cells as ``as_text`` writes them, None as an empty cell."""
 
     columns: tuple[str, ...]
     compress: bool = False
@@ -93,12 +93,9 @@ class CsvEncoder:
 @dataclass(frozen=True)
 class ParquetEncoder:
     """Result frames as self-contained Parquet files of the given schema; values of string
-    columns that are not strings are stored as JSON text."""
+    columns as ``as_text`` writes them."""
 
     schema: pa.Schema
-
-    def header(self) -> bytes:
-        return b""
 
     def encode(self, frame: pd.DataFrame) -> bytes:
         import pyarrow as pa
@@ -133,10 +130,16 @@ def frame_encoder(path: str | Path, *, schema: pa.Schema) -> FrameEncoder:
 
 
 def as_text(value: object) -> str | None:
-    """A cell's text: strings unchanged, None kept, anything else as JSON."""
+    """A cell's text: strings unchanged, None kept, numbers, lists and dicts as JSON, anything
+    else (dates, decimals) as its str()."""
     if value is None or isinstance(value, str):
         return value
-    return json.dumps(value, ensure_ascii=False)
+    return _json(value) if isinstance(value, (bool, int, float, list, tuple, dict)) else str(value)
+
+
+def _json(value: object) -> str:
+    """JSON, with values JSON has no type for (dates, decimals, bytes) written as their str()."""
+    return json.dumps(value, ensure_ascii=False, default=str)
 
 
 def _frame_rows(frame: pd.DataFrame, columns: tuple[str, ...]) -> Iterator[tuple]:

@@ -197,6 +197,20 @@ def test_kept_text_field_and_ids_from_another_column(model, texts, tmp_path):
     assert [r["body"] for r in out] == texts[:4]
 
 
+@pytest.mark.parametrize("suffix", ["jsonl", "csv", "parquet"])
+def test_kept_values_of_any_type_are_written(model, texts, tmp_path, suffix):
+    source = tmp_path / "in.parquet"
+    pd.DataFrame({"id": [7, 8], "text": texts[:2], "count": [3, None],
+                  "seen": pd.to_datetime(["2024-02-29 10:00", "2024-03-01 00:00"])}).to_parquet(source)
+    run_batch(source, tmp_path / f"out.{suffix}", model=model, keep_fields=["count", "seen"],
+              quiet=True)
+    records = read_output(tmp_path / f"out.{suffix}")
+    as_text = suffix != "jsonl"          # CSV and Parquet store ids and kept fields as text
+    assert [r["id"] for r in records] == (["7", "8"] if as_text else [7, 8])
+    assert [r["count"] for r in records] == (["3.0", None] if as_text else [3.0, None])
+    assert [r["seen"] for r in records] == ["2024-02-29 10:00:00", "2024-03-01 00:00:00"]
+
+
 def test_two_workers_write_the_same_bytes_as_one(model, texts, tmp_path):
     source = write_feed(tmp_path / "in.jsonl", feed(texts, 150) + [{"id": "bad", "text": ""}])
     one = run_batch(source, tmp_path / "one.jsonl.gz", model=model, chunk_size=16, quiet=True)
@@ -226,21 +240,26 @@ class Crash(Exception):
     pass
 
 
+def crash_on_chunk(monkeypatch, model, n):
+    """Make the model fail while classifying the n-th chunk, as a job that dies half-way."""
+    calls, predict = [], model.predict
+
+    def failing(batch, **options):
+        calls.append(1)
+        if len(calls) == n:
+            raise Crash()
+        return predict(batch, **options)
+
+    monkeypatch.setattr(model, "predict", failing)
+
+
 @pytest.mark.parametrize("suffix", ["jsonl", "csv.gz", "parquet"])
 def test_resume_drops_what_was_written_after_the_checkpoint(model, texts, tmp_path, monkeypatch,
                                                              suffix):
     source = write_feed(tmp_path / "in.jsonl", feed(texts, 100))
     reference, out = tmp_path / f"reference.{suffix}", tmp_path / f"out.{suffix}"
     run_batch(source, reference, model=model, keep_fields=["source"], chunk_size=8, quiet=True)
-    calls, predict = [], model.predict
-
-    def crash_on_fifth_chunk(batch, **options):
-        calls.append(1)
-        if len(calls) == 5:
-            raise Crash()
-        return predict(batch, **options)
-
-    monkeypatch.setattr(model, "predict", crash_on_fifth_chunk)
+    crash_on_chunk(monkeypatch, model, 5)
     with pytest.raises(Crash):
         run_batch(source, out, model=model, keep_fields=["source"], chunk_size=8, quiet=True)
     monkeypatch.undo()
@@ -259,17 +278,15 @@ def test_resume_drops_what_was_written_after_the_checkpoint(model, texts, tmp_pa
 
 
 def test_resume_refuses_a_checkpoint_of_another_job(model, texts, tmp_path, monkeypatch):
-    source = write_feed(tmp_path / "in.jsonl", feed(texts, 30))
-    monkeypatch.setattr(model, "predict", lambda *a, **k: (_ for _ in ()).throw(Crash()))
+    source, out = write_feed(tmp_path / "in.jsonl", feed(texts, 30)), tmp_path / "out.jsonl"
+    crash_on_chunk(monkeypatch, model, 3)
     with pytest.raises(Crash):
-        run_batch(source, tmp_path / "out.jsonl", model=model, chunk_size=5, quiet=True)
+        run_batch(source, out, model=model, keep_fields=["source"], chunk_size=5, quiet=True)
     monkeypatch.undo()
-    (tmp_path / ".out.jsonl.checkpoint.json").write_text(json.dumps({
-        "job": {"text_field": "text"}, "rows": 5, "written": 5, "position": 10, "errors": 0,
-        "tactics": {}}))
-    with pytest.raises(DataError, match="checkpoint is for a different job.*run without --resume"):
-        run_batch(source, tmp_path / "out.jsonl", model=model, resume=True, quiet=True)
-    summary = run_batch(source, tmp_path / "out.jsonl", model=model, quiet=True)
+    with pytest.raises(DataError, match=r"checkpoint is for a different job \(keep_fields was "
+                                        r"\['source'\], now \[\]\); run without --resume"):
+        run_batch(source, out, model=model, resume=True, quiet=True)
+    summary = run_batch(source, out, model=model, quiet=True)
     assert summary["rows_out"] == 30 and summary["resumed_from"] == 0
 
 

@@ -109,20 +109,34 @@ def test_keyword_baseline_uses_taxonomy_keywords():
     assert predicted[0, ids.index("multipolar_order")] == 1 and predicted[1].sum() == 0
 
 
-def test_audit_finds_flipped_labels(small_corpus):
-    records = load_corpus(small_corpus)["train"]
-    tactics = load_taxonomy().ids
-    targets = [i for i, r in enumerate(records)
-               if r.labels == ("denazification",) and "nazi" in r.text.lower()][:5]
-    flipped = list(records)
-    for i in targets:
-        flipped[i] = Record(records[i].id, records[i].text, (), records[i].genre, "neutral")
-    issues = find_label_issues(flipped, tactics, params={"cv": 3, "max_char_features": 5000})
+def _synthetic_records(n: int = 60) -> list[Record]:
+    """Three clearly separable groups of texts from small word pools (seeded)."""
+    rng = np.random.default_rng(0)
+    pools = {("denazification",): "nazi regime banderite battalion swastika azov neo".split(),
+             ("sanctions_backfire",): "sanctions boomerang europe freezes prices factories".split(),
+             (): "weather football concert bakery tram festival garden".split()}
+    records = []
+    for labels, pool in pools.items():
+        for i in range(n):
+            words = rng.choice(pool, size=8).tolist() + rng.choice(["the", "a", "and"], size=3).tolist()
+            records.append(Record(f"{labels[0] if labels else 'none'}-{i}", " ".join(words), labels,
+                                  "x_post", "positive" if labels else "neutral"))
+    return records
+
+
+def test_audit_finds_flipped_labels():
+    records = _synthetic_records()
+    flipped_ids = {records[i].id for i in (3, 17, 40)}           # denazification texts
+    flipped = [Record(r.id, r.text, (), r.genre, "neutral") if r.id in flipped_ids else r
+               for r in records]
+    issues = find_label_issues(flipped, load_taxonomy().ids,
+                               params={"cv": 3, "min_df": 1, "gate": False})
     found = {issue["id"]: issue for issue in issues}
-    caught = [records[i].id for i in targets if records[i].id in found]
-    assert len(targets) >= 3 and len(caught) >= len(targets) - 1
-    flagged_tactics = [(i["tactic"], i["given"]) for r in caught for i in found[r]["issues"]]
-    assert flagged_tactics.count(("denazification", 0)) >= len(targets) - 2, flagged_tactics
+    assert flipped_ids <= set(found)
+    for record_id in flipped_ids:
+        assert {"tactic": "denazification", "given": 0}.items() <= found[record_id]["issues"][0].items()
+    assert list(found)[:3] == sorted(flipped_ids, key=list(found).index)  # ranked first
+    assert len(issues) <= 10
 
 
 def test_agreement_per_tactic():
@@ -145,15 +159,19 @@ def test_learning_curve_writes_figures(small_corpus, tmp_path):
 
 
 def test_compare_candidates(small_corpus, tmp_path):
-    result = compare_candidates(["tfidf-gate", "tfidf-no-stance"], data_dir=small_corpus,
+    result = compare_candidates(["default", "tfidf-no-stance"], data_dir=small_corpus,
                                 models_dir=tmp_path / "models", out_dir=tmp_path)
-    assert set(result["candidates"]) == {"tfidf-gate", "tfidf-no-stance"}
+    assert set(result["candidates"]) == {"default", "tfidf-no-stance"}
     assert result["recommended"] in result["candidates"]
     for row in result["candidates"].values():
         assert 0 <= row["test_macro_f1"] <= 1 and row["snippets_per_second_one_core"] > 0
         assert row["size_mb"] > 0
     assert (tmp_path / "models" / "tfidf-no-stance" / "model.json").exists()
     assert "tfidf-no-stance" in (tmp_path / "candidates.md").read_text()
+    trained = (tmp_path / "models" / "default" / "model.skops").stat().st_mtime_ns
+    compare_candidates(["default"], data_dir=small_corpus, models_dir=tmp_path / "models",
+                       out_dir=tmp_path)
+    assert (tmp_path / "models" / "default" / "model.skops").stat().st_mtime_ns == trained
 
 
 def test_datasheet_figures_match_the_corpus():

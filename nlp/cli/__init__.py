@@ -4,7 +4,7 @@ One module per group of commands; each registers its commands on the shared type
 Every command turns the project's errors into one line on stderr and a non-zero exit code.
 """
 
-from . import batch, corpus, modelling, predict, serve  # noqa: F401  (registers the commands)
+from . import batch, corpus, modelling, predict, research, serve  # noqa: F401  (registers the commands)
 from ._util import app
 
 __all__ = ["app"]

@@ -24,7 +24,8 @@ __all__ = ["Annotation", "Skip", "Item", "ImportResult", "to_records", "write_re
 class Annotation:
     """One annotator's complete label set for one text, as a source file states it.
 
-    ``where`` finds it in the source ("line 3", "task 17 annotation 4"); ``id`` is the source's
+    ``where`` finds it in the source ("line 3", "task 17 annotation 4"); ``text`` and the other
+    fields are as the source gives them (``to_records`` checks them); ``id`` is the source's
     id for the text (a hash of the text stands in when it is empty); ``split`` "test" sends the
     record to the test split when it is merged by ``tactics retrain``.
     """
@@ -94,56 +95,62 @@ def json_items(path: Path) -> Iterator[tuple[str, dict] | Problem]:
         try:
             items = json.loads(raw)
         except json.JSONDecodeError as exc:
-            raise DataError(f"not valid JSON: {exc.msg} at line {exc.lineno}", path=str(path)) from None
-        numbered = ((f"item {n}", obj) for n, obj in enumerate(items, start=1))
+            raise DataError(f"not valid JSON: {exc.msg} at line {exc.lineno}",
+                            path=str(path)) from None
+        numbered = ((f"item {n}", obj, None) for n, obj in enumerate(items, start=1))
     else:
-        numbered = ((f"line {n}", _parse(line)) for n, line in enumerate(raw.splitlines(), start=1)
+        numbered = (_parse(n, line) for n, line in enumerate(raw.splitlines(), start=1)
                     if line.strip())
-    for where, obj in numbered:
-        if isinstance(obj, dict):
-            yield where, obj
+    for where, obj, error in numbered:
+        if error or not isinstance(obj, dict):
+            yield problem(path, where, error or "not a JSON object")
         else:
-            yield problem(path, where, obj if isinstance(obj, str) else "not a JSON object")
+            yield where, obj
 
 
-def _parse(line: str) -> object:
-    """A JSONL line's value, or a message saying why it is not JSON."""
+def _parse(number: int, line: str) -> tuple[str, object, str | None]:
+    """A JSONL line as (where, value, None), or (where, None, why it is not JSON)."""
+    where = f"line {number}"
     try:
-        return json.loads(line)
+        return where, json.loads(line), None
     except json.JSONDecodeError as exc:
-        return f"not valid JSON: {exc.msg} at column {exc.colno}"
+        return where, None, f"not valid JSON: {exc.msg} at column {exc.colno}"
 
 
 def to_records(path: Path, fmt: str, items: Iterable[Item], taxonomy: Taxonomy) -> ImportResult:
     """Check annotations and turn them into records: one per distinct text, labels in taxonomy
     order. Texts whose annotations disagree are left out and reported as conflicts."""
     result = ImportResult(path, fmt, [])
-    groups: dict[str, list[Annotation]] = {}
-    for item in items:
-        if isinstance(item, Problem):
-            result.problems.append(item)
-        elif isinstance(item, Skip):
-            result.skipped[item.reason] += 1
-        else:
-            found = _check(path, item, taxonomy)
-            if found:
-                result.problems.append(found)
-            else:
-                groups.setdefault(text_key(item.text), []).append(item)
     seen_ids: dict[str, str] = {}
-    for annotations in groups.values():
-        if len({frozenset(a.labels) for a in annotations}) > 1:
-            result.conflicts.append(_conflict(path, annotations))
+    for group in _checked_groups(path, items, taxonomy, result).values():
+        if len({frozenset(a.labels) for a in group}) > 1:
+            result.conflicts.append(_conflict(path, group))
             continue
-        result.skipped["repeated annotation of the same text"] += len(annotations) - 1
-        record = _record(fmt, annotations[0], taxonomy)
-        first = seen_ids.setdefault(record.id, annotations[0].where)
-        if first != annotations[0].where:
-            result.problems.append(problem(path, annotations[0].where,
-                                           f"id {record.id!r} is also used by {first} for "
-                                           f"another text", "id"))
+        if len(group) > 1:
+            result.skipped["repeated annotation of the same text"] += len(group) - 1
+        record = _record(fmt, group[0], taxonomy)
+        first = seen_ids.setdefault(record.id, group[0].where)
+        if first != group[0].where:
+            result.problems.append(problem(path, group[0].where, f"id {record.id!r} is "
+                                           f"also used by {first} for another text", "id"))
         result.records.append(record)
     return result
+
+
+def _checked_groups(path: Path, items: Iterable[Item], taxonomy: Taxonomy,
+                    result: ImportResult) -> dict[str, list[Annotation]]:
+    """The valid annotations grouped by text; problems and skips are noted in ``result``."""
+    groups: dict[str, list[Annotation]] = {}
+    for item in items:
+        if isinstance(item, Skip):
+            result.skipped[item.reason] += 1
+            continue
+        found = item if isinstance(item, Problem) else _check(path, item, taxonomy)
+        if found:
+            result.problems.append(found)
+        else:
+            groups.setdefault(text_key(item.text), []).append(item)
+    return groups
 
 
 def _check(path: Path, a: Annotation, taxonomy: Taxonomy) -> Problem | None:
@@ -170,8 +177,8 @@ def _conflict(path: Path, annotations: list[Annotation]) -> Problem:
     sets = "; ".join(f"{a.where} says {', '.join(sorted(set(a.labels))) or 'no tactic'}"
                      for a in annotations)
     excerpt = " ".join(annotations[0].text.split())[:70]
-    return problem(path, annotations[0].where,
-                   f"conflicting labels for the same text ({sets}); left out: {excerpt!r}", "labels")
+    return problem(path, annotations[0].where, f"conflicting labels for the same text ({sets}); "
+                                               f"left out: {excerpt!r}", "labels")
 
 
 def _record(fmt: str, a: Annotation, taxonomy: Taxonomy) -> Record:

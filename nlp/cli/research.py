@@ -1,0 +1,178 @@
+"""Researchers' loop: `import`, `retrain`, `promote`, `models`, `suggest`, `export-dataset`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from ._util import DATA_OPTION, MODEL_OPTION, app, errors_to_exit, fail
+
+MODELS_DIR_OPTION = typer.Option(Path("models"), "--models-dir", help="Directory of model directories; its 'default' is the default model.")
+
+
+def _show_problems(title: str, problems: list) -> None:
+    if problems:
+        typer.echo(f"{title} ({len(problems)}):", err=True)
+        for found in problems:
+            typer.echo(f"  {found}", err=True)
+
+
+@app.command("import")
+@errors_to_exit
+def import_command(
+    file: Path = typer.Argument(..., help="Export of an annotation tool, or the app's feedback database."),
+    format: str = typer.Option(..., "--format", "-f", help="prodigy, labelstudio, doccano, argilla, csv or feedback."),
+    out: Path = typer.Option(..., "--out", "-o", help="Corpus JSONL to write ('-' for stdout)."),
+) -> None:
+    """Convert labels from an annotation tool into corpus records (JSONL), checked against the
+    taxonomy. Nothing is written when any label is wrong; texts whose annotators disagree are
+    left out and listed.
+
+    Examples:\n
+      tactics import project-3.json --format labelstudio --out new/labelstudio.jsonl\n
+      tactics import feedback.sqlite3 --format feedback --out new/feedback.jsonl
+    """
+    from ..importers import import_file, write_records
+
+    result = import_file(file, format)
+    _show_problems("problems", result.problems)
+    if not result.ok:
+        fail(f"{len(result.problems)} problem(s) in {file}; nothing written")
+    _show_problems("conflicts left out", result.conflicts)
+    write_records(out, result.records)
+    skipped = ", ".join(f"{n} {reason}" for reason, n in sorted(result.skipped.items()))
+    typer.echo(f"{len(result.records)} records written to {out} "
+               f"({sum(bool(r.labels) for r in result.records)} with a tactic); "
+               f"{len(result.conflicts)} conflicts left out; skipped: {skipped or 'nothing'}",
+               err=True)
+
+
+@app.command()
+@errors_to_exit
+def retrain(
+    add: list[Path] = typer.Option(..., "--add", help="Corpus JSONL of new records (repeatable); a record with \"split\": \"test\" joins the test split."),
+    name: Optional[str] = typer.Option(None, "--name", help="Candidate name (default: candidate-DATE-TIME)."),
+    data: Path = DATA_OPTION,
+    data_out: Optional[Path] = typer.Option(None, "--data-out", help="Directory for the merged corpus (default: DATA/versions/NAME)."),
+    models_dir: Path = MODELS_DIR_OPTION,
+    out: Path = typer.Option(Path("evaluation"), "--out", help="Directory for compare-OLD-NEW.md and .json."),
+    params: str = typer.Option("{}", "--params", help="Training parameters as a JSON object, e.g. '{\"C\": 4}'."),
+    seed: int = typer.Option(0, help="Random seed for training and the bootstrap."),
+    jobs: int = typer.Option(1, "--jobs", "-j", help="Processes for the cross-validation folds."),
+) -> None:
+    """Merge new records into a new corpus version, train a candidate on it, and compare it with
+    the default model on the same test split.
+
+    Example:\n
+      tactics retrain --add new/labelstudio.jsonl --add new/feedback.jsonl --name spring
+    """
+    from datetime import datetime, timezone
+
+    from ..retrain import retrain as run_retrain
+
+    try:
+        overrides = json.loads(params)
+    except json.JSONDecodeError as exc:
+        fail(f"--params is not JSON: {exc}")
+    if not isinstance(overrides, dict):
+        fail("--params must be a JSON object")
+    name = name or datetime.now(timezone.utc).strftime("candidate-%Y%m%d-%H%M%S")
+    result = run_retrain(add, name=name, data_dir=data, data_out=data_out, models_dir=models_dir,
+                         out_dir=out, params=overrides, seed=seed, n_jobs=jobs)
+    _show_problems("duplicates left out", result.merge.duplicates)
+    _show_problems("conflicts left out", result.merge.conflicts)
+    typer.echo(f"corpus {result.data_dir}: +{len(result.merge.train)} train, "
+               f"+{len(result.merge.test)} test records")
+    typer.echo(f"candidate {result.model}")
+    typer.echo(f"comparison {result.comparison}" if result.comparison
+               else f"no {models_dir}/default to compare with")
+
+
+@app.command()
+@errors_to_exit
+def promote(
+    name: str = typer.Argument(..., help="Model directory under --models-dir to make the default."),
+    models_dir: Path = MODELS_DIR_OPTION,
+    data: Optional[Path] = typer.Option(None, "--data", help="Corpus whose test split decides (default: the one NAME was trained on)."),
+    tolerance: float = typer.Option(0.02, help="F1 drop tolerated, checked against the upper end of each tactic's 95% interval."),
+    force: bool = typer.Option(False, "--force", help="Promote even when some tactic really got worse."),
+) -> None:
+    """Make model NAME the default, unless some tactic's F1 really drops against the current
+    default (bootstrap 95% interval entirely below -TOLERANCE). The old default is kept.
+
+    Example:\n
+      tactics promote spring
+    """
+    from ..retrain import promote as run_promote
+
+    result = run_promote(name, models_dir=models_dir, data_dir=data, tolerance=tolerance,
+                         force=force)
+    for blocker in result.overridden:
+        typer.echo(f"forced past: {blocker}", err=True)
+    typer.echo(f"{name} is now {result.path}" + (f" (previous default kept as {result.backup})"
+                                                  if result.backup else ""))
+
+
+@app.command()
+@errors_to_exit
+def models(models_dir: Path = MODELS_DIR_OPTION) -> None:
+    """List the model directories with their version, corpus hash and test figures."""
+    from ..retrain import list_models
+
+    typer.echo(f"  {'name':28} {'version':36} {'corpus':12} {'macro F1':>8} {'FPR hn':>7}  created")
+    for row in list_models(models_dir):
+        if "error" in row:
+            typer.echo(f"  {row['name']:28} unreadable: {row['error']}")
+            continue
+        figures = [f"{v:.3f}" if v is not None else "n/a"
+                   for v in (row["test_macro_f1"], row["test_none_fpr_hard_negative"])]
+        typer.echo(f"{'*' if row['default'] else ' '} {row['name']:28} {row['version']:36} "
+                   f"{row['corpus_sha256'][:12]:12} {figures[0]:>8} {figures[1]:>7}  {row['created']}")
+
+
+@app.command()
+@errors_to_exit
+def suggest(
+    feed: Path = typer.Argument(..., help="Unlabelled snippets: .jsonl or .csv (optionally .gz), .parquet or .txt."),
+    n: int = typer.Option(50, "--n", "-n", min=1, help="How many snippets to suggest."),
+    out: Path = typer.Option(Path("suggestions.json"), "--out", "-o", help="Label Studio tasks (.json) or JSONL (.jsonl)."),
+    label_config: Optional[Path] = typer.Option(None, "--label-config", help="Also write a Label Studio labelling config (XML) for the taxonomy."),
+    text_field: str = typer.Option("text", help="Field or column holding the text."),
+    id_field: str = typer.Option("id", help="Field or column holding the id."),
+    model: Optional[Path] = MODEL_OPTION,
+) -> None:
+    """Pick the snippets most worth labelling next: those the model is least sure of, spread over
+    different topics.
+
+    Example:\n
+      tactics suggest feed.parquet --n 50 --out round-4.json --label-config tactics.xml
+    """
+    from ..suggest import label_studio_config, suggest as rank, write_suggestions
+    from ..taxonomy import load_taxonomy
+    from ..writers import atomic_text_output
+
+    suggestions = rank(feed, model=model, n=n, text_field=text_field, id_field=id_field)
+    write_suggestions(suggestions, out)
+    if label_config:
+        with atomic_text_output(label_config) as handle:
+            handle.write(label_studio_config(load_taxonomy()))
+    typer.echo(f"{len(suggestions)} suggestions written to {out}", err=True)
+
+
+@app.command("export-dataset")
+@errors_to_exit
+def export_dataset(
+    path: Path = typer.Argument(..., help="New directory for the Hugging Face dataset."),
+    data: Path = DATA_OPTION,
+) -> None:
+    """Save the corpus as a Hugging Face DatasetDict (save_to_disk) with a dataset card.
+
+    Example:\n
+      tactics export-dataset dist/narrative-tactics-corpus
+    """
+    from ..retrain import export_dataset as run_export
+
+    typer.echo(f"wrote {run_export(path, data_dir=data)} (load it with datasets.load_from_disk)")
