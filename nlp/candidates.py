@@ -19,7 +19,7 @@ from threadpoolctl import threadpool_limits
 
 from .artifact import CONFIG_FILE, META_FILE
 from .dataset import DEFAULT_DATA_DIR, corpus_hash, label_matrix, load_corpus
-from .metrics import expected_calibration_error
+from .metrics import expected_calibration_error, split_figures
 from .predict import load_model
 from .report import markdown_table
 from .train import train
@@ -84,13 +84,14 @@ def compare_candidates(names: list[str] | None = None, *, data_dir: str | Path =
         metrics = model.meta["metrics"]
         P = model.predict_proba([r.text for r in test])
         Y = label_matrix(test, model.tactics)
+        figures = split_figures(Y, (P >= model.thresholds).astype(np.int8), model.tactics, test)
         rows[name] = {
             "description": description,
             "train_oof_macro_f1": metrics["train_out_of_fold_macro_f1"],
             "train_oof_none_fpr": metrics.get("train_out_of_fold_none_fpr"),
-            "test_macro_f1": metrics["test"]["macro_f1"],
-            "test_none_fpr_hard_negative": metrics["test"]["none_fpr_hard_negative"],
-            "test_none_fpr_neutral": metrics["test"]["none_fpr_neutral"],
+            "test_macro_f1": figures["macro_f1"],
+            "test_none_fpr_hard_negative": figures["none_fpr_hard_negative"],
+            "test_none_fpr_neutral": figures["none_fpr_neutral"],
             "test_ece_mean": round(float(np.mean([expected_calibration_error(Y[:, k], P[:, k])
                                                   for k in range(Y.shape[1])])), 4),
             "snippets_per_second_one_core": round(throughput(model, short), 1),
