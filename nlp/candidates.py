@@ -68,14 +68,19 @@ def _size_mb(path: Path) -> float:
 
 def compare_candidates(names: list[str] | None = None, *, data_dir: str | Path = DEFAULT_DATA_DIR,
                        models_dir: str | Path = "models", out_dir: str | Path = "evaluation",
-                       seed: int = 0, n_jobs: int | None = None) -> dict:
-    """Train and measure each named candidate; write candidates.{json,md}; return the figures."""
+                       seed: int = 0, n_jobs: int | None = None,
+                       overrides: dict | None = None) -> dict:
+    """Train and measure each named candidate; write candidates.{json,md}; return the figures.
+
+    ``overrides`` are parameters applied to every candidate (e.g. smaller models in tests).
+    """
     corpus = load_corpus(data_dir)
     test = corpus["test"]
     short = [r.text for r in test if len(r.text.split()) <= 40][:1000]
     rows = {}
     for name in names or list(CANDIDATES):
         architecture, params, description = CANDIDATES[name]
+        params = {**params, **(overrides or {})}
         path = Path(models_dir) / name
         if not _is_current(path, architecture, params, seed, corpus_hash(data_dir)):
             train(path, data_dir=data_dir, name=name, seed=seed, params=params, n_jobs=n_jobs,

@@ -135,7 +135,8 @@ class TacticModel:
             best = int(np.argmax(sentence_scores[:, k]))
             start, end = spans[best]
             evidence[self.tactics[k]] = {
-                "phrases": top_phrases(self.estimator.pipeline_, text, int(k)),
+                "phrases": (top_phrases(self.estimator.pipeline_, text, int(k))
+                            if hasattr(self.estimator, "pipeline_") else []),  # linear models only
                 "sentence": {"text": text[start:end], "start": start, "end": end,
                              "score": round(float(sentence_scores[best, k]), 4)},
             }
@@ -182,7 +183,13 @@ def load_model(path: str | Path | None = None) -> TacticModel:
     if foreign:
         raise ModelError(f"{path}: model was built for tactic ids that are not in the taxonomy "
                          f"({', '.join(foreign)}); valid ids: {', '.join(taxonomy.ids)}")
-    return TacticModel(estimator, meta, path)
+    model = TacticModel(estimator, meta, path)
+    try:
+        model.predict_proba(["A short probe text."], long_texts=False)
+    except Exception as exc:  # a file from another release restores but cannot score
+        raise ModelError(f"{path}: the model cannot score with this release ({exc}); retrain it "
+                         f"with `tactics train`") from None
+    return model
 
 
 def classify_rows(model: TacticModel, rows: Iterable[Row], *, chunk_size: int = 256,

@@ -159,8 +159,9 @@ def test_learning_curve_writes_figures(small_corpus, tmp_path):
 
 
 def test_compare_candidates(small_corpus, tmp_path):
+    small = {"cv": 3, "max_char_features": 5000, "max_word_features": 5000}
     result = compare_candidates(["default", "tfidf-no-stance"], data_dir=small_corpus,
-                                models_dir=tmp_path / "models", out_dir=tmp_path)
+                                models_dir=tmp_path / "models", out_dir=tmp_path, overrides=small)
     assert set(result["candidates"]) == {"default", "tfidf-no-stance"}
     assert result["recommended"] in result["candidates"]
     for row in result["candidates"].values():
@@ -170,7 +171,7 @@ def test_compare_candidates(small_corpus, tmp_path):
     assert "tfidf-no-stance" in (tmp_path / "candidates.md").read_text()
     trained = (tmp_path / "models" / "default" / "model.skops").stat().st_mtime_ns
     compare_candidates(["default"], data_dir=small_corpus, models_dir=tmp_path / "models",
-                       out_dir=tmp_path)
+                       out_dir=tmp_path, overrides=small)
     assert (tmp_path / "models" / "default" / "model.skops").stat().st_mtime_ns == trained
 
 

@@ -115,6 +115,15 @@ def test_broken_model_directories_give_clear_errors(small_model, tmp_path, damag
         load_model(target)
 
 
+def test_a_model_that_restores_but_cannot_score_is_refused(small_model, tmp_path):
+    target = _copy_model(small_model, tmp_path)
+    stale = TacticClassifier()
+    stale.n_outputs_ = 15  # looks complete, but was never fitted (like a file from another release)
+    sio.dump(stale, target / MODEL_FILE)
+    with pytest.raises(ModelError, match="cannot score with this release.*retrain"):
+        load_model(target)
+
+
 def _edit_meta(directory, **changes):
     meta = json.loads((directory / META_FILE).read_text())
     meta.update(changes)
