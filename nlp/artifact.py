@@ -10,10 +10,7 @@ parameters); and ``MODEL_CARD.md``.
 from __future__ import annotations
 
 import json
-import os
 import platform
-import shutil
-import tempfile
 import zipfile
 from importlib import metadata
 from pathlib import Path
@@ -22,6 +19,7 @@ from typing import Any
 import skops.io as sio
 
 from .errors import ModelError
+from .writers import atomic_directory
 
 __all__ = ["FORMAT_VERSION", "MODEL_FILE", "META_FILE", "CARD_FILE", "TRUSTED_TYPES",
            "write_model_dir", "read_meta", "read_estimator", "library_versions"]
@@ -53,10 +51,7 @@ def library_versions() -> dict[str, str]:
 
 def write_model_dir(path: str | Path, estimator: Any, meta: dict, card: str, config: dict) -> Path:
     """Write a complete model directory atomically: built beside the target, then renamed."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}-", dir=path.parent))
-    try:
+    with atomic_directory(path) as staging:
         if hasattr(estimator, "save_dir"):  # estimators with their own safe format (spaCy)
             estimator.save_dir(staging / SPACY_DIR)
             storage = "spacy"
@@ -67,13 +62,7 @@ def write_model_dir(path: str | Path, estimator: Any, meta: dict, card: str, con
         _write_json(staging / META_FILE, {"format_version": FORMAT_VERSION, "storage": storage, **meta})
         _write_json(staging / CONFIG_FILE, config)
         (staging / CARD_FILE).write_text(card, encoding="utf-8")
-        if path.exists():
-            shutil.rmtree(path)
-        os.replace(staging, path)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return path
+    return Path(path)
 
 
 def _write_json(path: Path, obj: dict) -> None:

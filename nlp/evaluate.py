@@ -15,8 +15,12 @@ from sklearn.model_selection import KFold
 
 from .baselines import KeywordBaseline, most_frequent_baseline
 from .dataset import DEFAULT_DATA_DIR, Record, corpus_hash, label_matrix, load_corpus
-from .metrics import (expected_calibration_error, grouped_metrics, multilabel_metrics,
-                      split_figures)
+from .metrics import (
+    expected_calibration_error,
+    grouped_metrics,
+    multilabel_metrics,
+    split_figures,
+)
 from .plots import plot_confusion, plot_f1_bars, plot_pr_curves, plot_reliability
 from .predict import TacticModel, load_model
 from .report import render_report

@@ -10,7 +10,6 @@ import re
 from functools import lru_cache
 
 import numpy as np
-
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 from .features import WORD_FEATURES

@@ -18,11 +18,27 @@ from pathlib import Path
 from typing import Sequence
 
 from .artifact import read_meta
-from .compare import (DEFAULT_RESAMPLES, DEFAULT_TOLERANCE, compare_models, promotion_blockers,
-                      write_comparison)
-from .dataset import (DEFAULT_DATA_DIR, GENRES, NEAR_DUPLICATE_JACCARD, SPLITS, Problem, Record,
-                      corpus_hash, load_corpus, load_hf_dataset, read_records, split_path,
-                      validate_corpus)
+from .compare import (
+    DEFAULT_RESAMPLES,
+    DEFAULT_TOLERANCE,
+    compare_models,
+    promotion_blockers,
+    write_comparison,
+)
+from .dataset import (
+    DEFAULT_DATA_DIR,
+    GENRES,
+    NEAR_DUPLICATE_JACCARD,
+    SPLITS,
+    Problem,
+    Record,
+    corpus_hash,
+    load_corpus,
+    load_hf_dataset,
+    read_records,
+    split_path,
+    validate_corpus,
+)
 from .datasheet import render_stats
 from .errors import DataError, ModelError, TacticsError
 from .importers import text_key
@@ -31,7 +47,7 @@ from .report import markdown_table
 from .similarity import near_duplicate_pairs
 from .taxonomy import Taxonomy, load_taxonomy
 from .train import train
-from .writers import json_line
+from .writers import atomic_directory, json_line
 
 __all__ = ["Addition", "Merge", "Retrained", "Promotion", "PromotionRefused", "merge_records",
            "read_additions", "write_corpus_version", "retrain", "promote", "list_models",
@@ -182,9 +198,7 @@ def write_corpus_version(data_dir: str | Path, out: str | Path, merge: Merge,
     out = Path(out)
     if out.exists():
         raise DataError("already exists; choose another --name or --data-out", path=str(out))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
-    try:
+    with atomic_directory(out, replace=False) as staging:
         for split in SPLITS:
             old = split_path(data_dir, split).read_text(encoding="utf-8")
             new = "".join(json_line(record.to_json()) for record in getattr(merge, split))
@@ -194,10 +208,6 @@ def write_corpus_version(data_dir: str | Path, out: str | Path, merge: Merge,
         if not report.ok:
             raise DataError(f"the merged corpus would not be valid ({len(report.problems)} "
                             f"problem(s)), first: {report.problems[0]}", path=str(out))
-        os.replace(staging, out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return out
 
 
@@ -332,18 +342,12 @@ def export_dataset(path: str | Path, *, data_dir: str | Path = DEFAULT_DATA_DIR,
     if not report.ok:
         raise DataError(f"the corpus has {len(report.problems)} problem(s), first: "
                         f"{report.problems[0]}; run `tactics validate {data_dir}`")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}-", dir=path.parent))
-    try:
+    with atomic_directory(path) as staging:  # replaces at most an empty directory
         load_hf_dataset(data_dir, taxonomy).save_to_disk(str(staging))
         (staging / "README.md").write_text(dataset_card(data_dir, taxonomy), encoding="utf-8")
         datasheet = Path(data_dir) / "README.md"
         if datasheet.exists():
             shutil.copyfile(datasheet, staging / "DATASHEET.md")
-        os.replace(staging, path)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return path
 
 

@@ -22,13 +22,30 @@ if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
 
-__all__ = ["atomic_text_output", "json_line", "frame_encoder", "resumable_output", "as_text",
+__all__ = ["atomic_directory", "atomic_text_output", "json_line", "frame_encoder", "resumable_output", "as_text",
            "FrameEncoder", "JsonlEncoder", "CsvEncoder", "ParquetEncoder", "ResumableOutput",
            "OUTPUT_FORMATS"]
 
 
 def json_line(record: dict) -> str:
     return json.dumps(record, ensure_ascii=False) + "\n"
+
+
+@contextlib.contextmanager
+def atomic_directory(path: str | Path, *, replace: bool = True) -> Iterator[Path]:
+    """A staging directory beside ``path``, renamed to ``path`` on success (replacing what was
+    there when ``replace``) and removed on failure: the directory appears whole or not at all."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}-", dir=path.parent))
+    try:
+        yield staging
+        if path.exists() and replace:
+            shutil.rmtree(path)
+        os.replace(staging, path)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
 
 
 @contextlib.contextmanager

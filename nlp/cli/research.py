@@ -150,7 +150,8 @@ def suggest(
     Example:\n
       tactics suggest feed.parquet --n 50 --out round-4.json --label-config tactics.xml
     """
-    from ..suggest import label_studio_config, suggest as rank, write_suggestions
+    from ..suggest import label_studio_config, write_suggestions
+    from ..suggest import suggest as rank
     from ..taxonomy import load_taxonomy
     from ..writers import atomic_text_output
 

@@ -17,7 +17,15 @@ from typing import Callable, Iterable
 from ..errors import DataError
 from ..taxonomy import Taxonomy, load_taxonomy
 from . import argilla, csvfile, doccano, feedback, labelstudio, prodigy
-from ._common import Annotation, ImportResult, Item, Skip, text_key, to_records, write_records
+from ._common import (
+    Annotation,
+    ImportResult,
+    Item,
+    Skip,
+    text_key,
+    to_records,
+    write_records,
+)
 
 __all__ = ["IMPORTERS", "import_file", "write_records", "text_key", "ImportResult",
            "Annotation", "Skip"]
