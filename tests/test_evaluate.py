@@ -179,3 +179,17 @@ def test_datasheet_figures_match_the_corpus():
     readme = (DATA / "README.md").read_text()
     committed = readme[readme.index(START):readme.index(END) + len(END)]
     assert committed == render_stats(load_corpus(DATA)), "run `tactics datasheet`"
+
+
+def test_committed_report_and_readme_figures_match_the_default_model():
+    from .conftest import ROOT
+
+    report = json.loads((ROOT / "evaluation" / "report.json").read_text())
+    meta = json.loads((ROOT / "models" / "default" / "model.json").read_text())
+    assert report["model"]["version"] == meta["model_version"]
+    assert report["model"]["test"]["macro_f1"] == meta["metrics"]["test"]["macro_f1"]
+    assert report["data"]["model_trained_on_this_corpus"] is True
+    test = report["model"]["test"]
+    readme = (ROOT / "README.md").read_text()
+    assert (f"| default model | {test['macro_f1']:.3f} | {test['micro_f1']:.3f} | "
+            f"{test['none_fpr_hard_negative']:.3f} |") in readme
