@@ -42,7 +42,7 @@ TINY = [
 TEXTS = [text for text, _ in TINY]
 Y = np.array([labels for _, labels in TINY], dtype=np.int8)
 UNSEEN = ["Why did Kyiv leave Istanbul? London.", "Europe's factories fall to its own sanctions."]
-TINY_PARAMS = {"max_steps": 150, "refit": True, "dev_fraction": 0.25}
+TINY_PARAMS = {"max_steps": 300, "refit": True, "dev_fraction": 0.25}
 
 
 def fit_tiny(**params) -> SpacyTextcatClassifier:
@@ -60,11 +60,12 @@ def spacy_model(small_corpus, tmp_path_factory) -> Path:
                  architecture="spacy", params={"max_steps": 200}, seed=0)
 
 
-@pytest.mark.parametrize("architecture", ["bow", "ensemble"])
-def test_network_overfits_a_tiny_set(architecture):
-    # refit=True: the final network has seen all twenty texts, so its own 0.5 cut recovers them
-    model = fit_tiny(architecture=architecture)
-    assert np.array_equal(model.decision_function(TEXTS)[:, :3] > 0, Y.astype(bool))
+@pytest.mark.parametrize(("architecture", "steps"), [("bow", 300), ("ensemble", 150)])
+def test_network_overfits_a_tiny_set(architecture, steps):
+    # refit=True: the final network has seen all twenty texts and must be sure of each of them
+    model = fit_tiny(architecture=architecture, max_steps=steps)
+    network = 1 / (1 + np.exp(-model.decision_function(TEXTS)[:, :3]))
+    assert (network[Y == 1] > 0.9).all() and (network[Y == 0] < 0.1).all()
     assert model.predict_proba(TEXTS).shape == (20, 3) and model.n_outputs_ == 3
     assert np.array_equal(model.predict(TEXTS),
                           (model.predict_proba(TEXTS) >= model.thresholds_).astype(np.int8))
@@ -79,10 +80,11 @@ def test_save_and_load_give_identical_probabilities(tiny, tmp_path):
     assert not hasattr(loaded, "pipeline_")  # word evidence reads linear models only
 
 
-def test_same_seed_same_probabilities_other_seed_other_model(tiny):
+def test_same_seed_same_probabilities_other_seed_other_dev_split(tiny):
     again, other = fit_tiny(), fit_tiny(random_state=1)
     assert np.array_equal(again.predict_proba(UNSEEN), tiny.predict_proba(UNSEEN))
-    assert not np.allclose(other.decision_function(UNSEEN), tiny.decision_function(UNSEEN))
+    assert np.array_equal(again.thresholds_, tiny.thresholds_)
+    assert not np.allclose(other.predict_proba(UNSEEN), tiny.predict_proba(UNSEEN))
 
 
 def test_bad_parameters_are_refused_before_training():
