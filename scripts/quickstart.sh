@@ -4,12 +4,7 @@
 #   scripts/quickstart.sh my-feed.jsonl tagged.jsonl
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PYTHON="${PYTHON:-python3}"
-if [ ! -x .venv/bin/python ]; then
-  "$PYTHON" -m venv .venv
-fi
-.venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e .
+EXTRAS="" source scripts/venv.sh
 INPUT="${1:-examples/snippets.jsonl}"
 OUTPUT="${2:--}"
 exec .venv/bin/tactics predict --input "$INPUT" --output "$OUTPUT"

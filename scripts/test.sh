@@ -3,12 +3,7 @@
 # then run the test suite. Arguments are passed to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PYTHON="${PYTHON:-python3}"
-if [ ! -x .venv/bin/python ]; then
-  "$PYTHON" -m venv .venv
-fi
-.venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e ".[test,serve,dask]"
+EXTRAS="test,serve,dask" source scripts/venv.sh
 # Debian's Chromium and Playwright for the browser test; without them that test is skipped.
 bash scripts/ci-deps.sh || echo "warning: browser test dependencies not installed; its test will be skipped" >&2
 exec .venv/bin/python -m pytest "$@"
