@@ -134,7 +134,9 @@ def _render(result: dict) -> str:
 
 Produced by `tactics compare`: each candidate trained on the train split with the same seed,
 measured on the test split in the same run. Throughput: short test snippets (<= 40 words),
-`predict_proba` without evidence, one core. The recommendation uses train-split figures only
+`predict_proba` without evidence, one core. "training s" is the time recorded when each model
+was trained (possibly in an earlier run, on a machine shared with other work): compare it
+loosely. The recommendation uses train-split figures only
 ({result['rule']}): **{result['recommended']}**.
 
 The rows `default`, `tfidf-gate-f1`, `tfidf-no-gate` and `tfidf-no-stance` are the stance
