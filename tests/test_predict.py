@@ -158,3 +158,12 @@ def test_output_file_is_not_left_half_written(small_model, tmp_path):
                                  str(out), "--model", str(small_model)])
     assert result.exit_code == 1 and "no column 'text'" in result.stderr
     assert not out.exists() and list(tmp_path.glob(".out.jsonl*")) == []
+
+
+def test_package_docstring_example_runs():
+    import doctest
+
+    import nlp
+
+    result = doctest.testmod(nlp, raise_on_error=False)
+    assert result.attempted >= 3 and result.failed == 0
