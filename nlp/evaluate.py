@@ -36,6 +36,7 @@ def evaluate(model: TacticModel | str | Path | None = None, *,
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     corpus = load_corpus(data_dir)
+    data_hash = corpus_hash(data_dir)
     tactics = model.tactics
     train, test = corpus["train"], corpus["test"]
     X_test, Y_test = [r.text for r in test], label_matrix(test, tactics)
@@ -72,10 +73,10 @@ def evaluate(model: TacticModel | str | Path | None = None, *,
                                            n_jobs=n_jobs) if folds > 1 else None,
         "long_texts": long_text_figures(model, test, Y_test, Y_pred),
         "worst_errors": worst_errors(test, Y_test, P, Y_pred, tactics),
-        "data": {"corpus_sha256": corpus_hash(data_dir), "train_records": len(train),
+        "data": {"corpus_sha256": data_hash, "train_records": len(train),
                  "test_records": len(test),
                  "model_trained_on_this_corpus":
-                     model.meta.get("data", {}).get("corpus_sha256") == corpus_hash(data_dir)},
+                     model.meta.get("data", {}).get("corpus_sha256") == data_hash},
         "plots": plots,
     }
     (out_dir / "report.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n",
