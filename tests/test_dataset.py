@@ -146,3 +146,19 @@ def test_label_matrix_and_hash(tmp_path):
     before = corpus_hash(tmp_path)
     (tmp_path / "test.jsonl").write_text(json.dumps(GOOD) + "\n")
     assert corpus_hash(tmp_path) != before
+
+
+def test_relabel_applies_corrections_and_refuses_bad_files(tmp_path):
+    data = _corpus(tmp_path, [GOOD, {"id": "a2", "text": "Rain in Lviv.", "labels": []}],
+                   [{"id": "t1", "text": "A neutral sentence.", "labels": []}])
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "a1", "labels": []}\nnot json\n')
+    result = runner.invoke(app, ["relabel", str(bad), "--data", str(data)])
+    assert result.exit_code == 1 and "bad.jsonl:2: not valid JSON" in result.stderr
+    assert load_corpus(data)["train"][0].labels == ("blame_talks_failure",)  # nothing written
+    good = write_jsonl(tmp_path / "good.jsonl", [{"id": "a1", "labels": [], "note": "reported speech"}])
+    result = runner.invoke(app, ["relabel", str(good), "--data", str(data)])
+    assert result.exit_code == 0 and "1 records relabelled" in result.stdout
+    fixed = load_corpus(data)["train"][0]
+    assert fixed.labels == () and fixed.kind == "hard_negative"
+    assert fixed.hard_for == ("blame_talks_failure",) and fixed.note == "reported speech"

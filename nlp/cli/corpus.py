@@ -83,13 +83,13 @@ def relabel_command(
     """Apply reviewed label corrections (from an audit or an adjudication) to the corpus."""
     from ..dataset import read_labels, relabel
 
+    labels = read_labels(corrections)  # checks every line first: file, line and field on error
     notes = {}
     for line in corrections.read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            record = json.loads(line)
-            if record.get("note"):
-                notes[str(record["id"])] = record["note"]
-    changed = relabel(data, read_labels(corrections), notes)
+        record = json.loads(line) if line.strip() else {}
+        if record.get("note"):
+            notes[str(record["id"])] = str(record["note"])
+    changed = relabel(data, labels, notes)
     typer.echo(f"{len(changed)} records relabelled")
 
 
