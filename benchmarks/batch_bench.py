@@ -105,8 +105,8 @@ def dask_job(feed: Path, model_path: str | None, output: Path) -> None:
     from distributed import Client, LocalCluster
 
     from nlp import load_model
-    from nlp.batch import result_schema
-    from nlp.dask import classify_dask
+    from nlp.apps.batch import result_schema
+    from nlp.apps.dask import classify_dask
 
     model = load_model(model_path)
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,

@@ -7,9 +7,9 @@
     ['western_fatigue']
 """
 
-from .dataset import load_corpus, load_hf_dataset, validate_corpus
+from .corpus.dataset import load_corpus, load_hf_dataset, validate_corpus
 from .errors import DataError, InputError, ModelError, TacticsError, TaxonomyError
-from .predict import Prediction, TacticModel, load_model, predict
+from .model.predict import Prediction, TacticModel, load_model, predict
 from .taxonomy import Taxonomy, load_taxonomy
 
 __all__ = [

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from nlp.train import train
+from nlp.model.train import train
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "training_data"

@@ -18,7 +18,7 @@ import pytest
 from typer.testing import CliRunner
 
 from nlp import DataError, load_model
-from nlp.batch import classify_frame, result_columns, run_batch
+from nlp.apps.batch import classify_frame, result_columns, run_batch
 from nlp.cli import app
 
 from .conftest import ROOT, write_jsonl

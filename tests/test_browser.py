@@ -18,7 +18,7 @@ sync_api = pytest.importorskip("playwright.sync_api",
 uvicorn = pytest.importorskip("uvicorn", reason="the serve extra is not installed")
 
 from nlp import load_model, load_taxonomy  # noqa: E402
-from nlp.serve import LOOPBACK_NAMES, create_app  # noqa: E402
+from nlp.apps.serve import LOOPBACK_NAMES, create_app  # noqa: E402
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]

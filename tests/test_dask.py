@@ -9,9 +9,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from nlp import DataError, TacticsError, load_model
-from nlp.batch import classify_frame, result_schema, run_batch
-from nlp.dask import classify_dask
-from nlp.predict import TacticModel
+from nlp.apps.batch import classify_frame, result_schema, run_batch
+from nlp.apps.dask import classify_dask
+from nlp.model.predict import TacticModel
 
 needs_dask = pytest.mark.skipif(
     importlib.util.find_spec("dask") is None or importlib.util.find_spec("distributed") is None,

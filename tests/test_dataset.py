@@ -7,10 +7,10 @@ import pytest
 from typer.testing import CliRunner
 
 from nlp.cli import app
-from nlp.dataset import (corpus_hash, label_matrix, load_corpus, load_hf_dataset, load_split,
+from nlp.corpus.dataset import (corpus_hash, label_matrix, load_corpus, load_hf_dataset, load_split,
                          validate_corpus)
 from nlp.errors import DataError
-from nlp.similarity import near_duplicate_pairs, template_share
+from nlp.corpus.similarity import near_duplicate_pairs, template_share
 from nlp.taxonomy import load_taxonomy
 
 from .conftest import DATA, write_jsonl

@@ -5,15 +5,15 @@ import json
 import numpy as np
 import pytest
 
-from nlp.audit import agreement, find_label_issues
-from nlp.baselines import KeywordBaseline
-from nlp.calibration import ScoreCalibrator, tune_thresholds, tune_thresholds_jointly
-from nlp.candidates import compare_candidates
-from nlp.datasheet import END, START, render_stats
-from nlp.dataset import Record, label_matrix, load_corpus
-from nlp.evaluate import confusion_counts, evaluate
-from nlp.learning_curve import learning_curve
-from nlp.metrics import expected_calibration_error, multilabel_metrics
+from nlp.evaluation.audit import agreement, find_label_issues
+from nlp.model.baselines import KeywordBaseline
+from nlp.model.calibration import ScoreCalibrator, tune_thresholds, tune_thresholds_jointly
+from nlp.evaluation.candidates import compare_candidates
+from nlp.corpus.datasheet import END, START, render_stats
+from nlp.corpus.dataset import Record, label_matrix, load_corpus
+from nlp.evaluation.evaluate import confusion_counts, evaluate
+from nlp.evaluation.learning_curve import learning_curve
+from nlp.model.metrics import expected_calibration_error, multilabel_metrics
 from nlp.taxonomy import load_taxonomy
 
 from .conftest import DATA

@@ -8,10 +8,10 @@ import pytest
 from typer.testing import CliRunner
 
 from nlp.cli import app
-from nlp.dataset import load_split
+from nlp.corpus.dataset import load_split
 from nlp.errors import DataError
-from nlp.feedback import FeedbackStore
-from nlp.importers import IMPORTERS, import_file
+from nlp.apps.feedback import FeedbackStore
+from nlp.research.importers import IMPORTERS, import_file
 
 from .conftest import write_jsonl
 

@@ -9,12 +9,12 @@ import pytest
 import skops.io as sio
 
 from nlp import load_model
-from nlp.artifact import META_FILE, MODEL_FILE
-from nlp.classifier import TacticClassifier
-from nlp.dataset import corpus_hash, label_matrix, load_corpus
+from nlp.model.artifact import META_FILE, MODEL_FILE
+from nlp.model.classifier import TacticClassifier
+from nlp.corpus.dataset import corpus_hash, label_matrix, load_corpus
 from nlp.errors import ModelError
 from nlp.taxonomy import load_taxonomy
-from nlp.train import train
+from nlp.model.train import train
 
 from .conftest import DATA, ROOT, SMALL_PARAMS
 
@@ -154,7 +154,7 @@ def test_the_default_model_was_trained_on_the_committed_corpus():
     test = load_corpus(DATA)["test"]
     Y = label_matrix(test, model.tactics)
     predicted = (model.predict_proba([r.text for r in test]) >= model.thresholds).astype(int)
-    from nlp.metrics import multilabel_metrics
+    from nlp.model.metrics import multilabel_metrics
     assert multilabel_metrics(Y, predicted, model.tactics)["macro_f1"] == pytest.approx(
         meta["metrics"]["test"]["macro_f1"], abs=1e-4)
 

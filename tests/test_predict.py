@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from nlp import InputError, load_model, predict
 from nlp.cli import app
-from nlp.predict import MAX_CHARS
+from nlp.model.predict import MAX_CHARS
 
 from .conftest import write_jsonl
 

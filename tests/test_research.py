@@ -12,16 +12,16 @@ from typer.testing import CliRunner
 
 from nlp import load_model
 from nlp.cli import app
-from nlp.compare import compare_models, promotion_blockers, render_comparison
-from nlp.dataset import Record, corpus_hash, load_corpus, load_split, split_path
+from nlp.evaluation.compare import compare_models, promotion_blockers, render_comparison
+from nlp.corpus.dataset import Record, corpus_hash, load_corpus, load_split, split_path
 from nlp.errors import DataError, ModelError
-from nlp.evaluate import evaluate
-from nlp.importers import import_file
-from nlp.predict import TacticModel
-from nlp.retrain import read_additions, retrain
-from nlp.suggest import diverse_order, uncertainty
+from nlp.evaluation.evaluate import evaluate
+from nlp.research.importers import import_file
+from nlp.model.predict import TacticModel
+from nlp.research.retrain import read_additions, retrain
+from nlp.research.suggest import diverse_order, uncertainty
 from nlp.taxonomy import DEFAULT_TAXONOMY_PATH, TAXONOMY_ENV, load_taxonomy
-from nlp.train import train
+from nlp.model.train import train
 
 from .conftest import DATA, SMALL_PARAMS, write_jsonl
 from .test_importers import FORMAT_OF, T, write_exports
@@ -286,7 +286,7 @@ def test_a_new_tactic_flows_through_train_predict_evaluate_app_and_import(
     pytest.importorskip("fastapi", reason="the serve extra is not installed")
     from fastapi.testclient import TestClient
 
-    from nlp.serve import create_app
+    from nlp.apps.serve import create_app
 
     db = tmp_path / "feedback.sqlite3"
     client = TestClient(create_app(model, db_path=db))

@@ -13,9 +13,9 @@ from typer.testing import CliRunner  # noqa: E402
 from nlp import (  # noqa: E402
     DataError, InputError, TaxonomyError, load_model, load_taxonomy)
 from nlp.cli import app as cli  # noqa: E402
-from nlp.dataset import load_split  # noqa: E402
-from nlp.feedback import DB_FILE, FeedbackStore, default_db_path  # noqa: E402
-from nlp.serve import LOOPBACK_NAMES, create_app, is_loopback  # noqa: E402
+from nlp.corpus.dataset import load_split  # noqa: E402
+from nlp.apps.feedback import DB_FILE, FeedbackStore, default_db_path  # noqa: E402
+from nlp.apps.serve import LOOPBACK_NAMES, create_app, is_loopback  # noqa: E402
 
 from .conftest import write_jsonl  # noqa: E402
 

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 from nlp import load_model
-from nlp.artifact import META_FILE, SPACY_DIR
+from nlp.model.artifact import META_FILE, SPACY_DIR
 from nlp.errors import ModelError
-from nlp.spacy_textcat import STATE_FILE, SpacyTextcatClassifier
+from nlp.model.spacy_textcat import STATE_FILE, SpacyTextcatClassifier
 from nlp.taxonomy import load_taxonomy
-from nlp.train import train
+from nlp.model.train import train
 
 # Three made-up categories with their own vocabulary; the last two texts carry none.
 TINY = [

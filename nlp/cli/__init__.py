@@ -1,8 +1,7 @@
-"""The ``tactics`` command line: thin wrappers over the package's public functions.
+"""The ``tactics`` command line: thin commands over the package's public functions, one module per group."""
 
-One module per group of commands; each registers its commands on the shared typer ``app``.
-Every command turns the project's errors into one line on stderr and a non-zero exit code.
-"""
+# Each module registers its commands on the shared typer ``app``; every command turns the project's
+# errors into one line on stderr and a non-zero exit code.
 
 from . import batch, corpus, modelling, predict, research, serve  # noqa: F401  (registers the commands)
 from ._util import app

@@ -32,7 +32,7 @@ def batch(
       tactics batch feed.csv tagged.csv --id-field url --keep-fields source,date\n
       tactics batch feed.jsonl.gz tagged.parquet --workers 4 --resume
     """
-    from ..batch import run_batch
+    from ..apps.batch import run_batch
 
     run_batch(input, output, model=model, text_field=text_field, id_field=id_field,
               keep_fields=[name.strip() for name in keep_fields.split(",") if name.strip()],

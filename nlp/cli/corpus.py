@@ -14,8 +14,8 @@ from ._util import DATA_OPTION, app, errors_to_exit, fail
 @errors_to_exit
 def validate(data: Path = typer.Argument(Path("training_data"), help="Corpus directory.")) -> None:
     """Check the corpus: JSON, texts, labels, ids, duplicates and near-duplicates across splits."""
-    from ..dataset import validate_corpus
-    from ..display import show_validation
+    from ..corpus.dataset import validate_corpus
+    from ..apps.display import show_validation
 
     report = validate_corpus(data)
     show_validation(report)
@@ -33,10 +33,10 @@ def audit(
     jobs: int = typer.Option(1, "--jobs", "-j", help="Processes for cross-validation."),
 ) -> None:
     """List likely label errors: records whose labels disagree with out-of-fold scores."""
-    from ..audit import find_label_issues
-    from ..dataset import load_corpus
+    from ..evaluation.audit import find_label_issues
+    from ..corpus.dataset import load_corpus
     from ..taxonomy import load_taxonomy
-    from ..writers import atomic_text_output, json_line
+    from ..io.writers import atomic_text_output, json_line
 
     records = load_corpus(data)[split]
     issues = find_label_issues(records, load_taxonomy().ids, n_jobs=jobs)
@@ -55,10 +55,10 @@ def agreement(
     output: Path = typer.Option(Path("evaluation/agreement.json"), "--output", "-o"),
 ) -> None:
     """Agreement per tactic (F1 and Cohen's kappa) between the corpus labels and a second pass."""
-    from ..audit import agreement as compare
-    from ..dataset import load_corpus, read_labels
+    from ..evaluation.audit import agreement as compare
+    from ..corpus.dataset import load_corpus, read_labels
     from ..taxonomy import load_taxonomy
-    from ..writers import atomic_text_output
+    from ..io.writers import atomic_text_output
 
     taxonomy = load_taxonomy()
     corpus = {r.id: list(r.labels) for split in load_corpus(data, taxonomy).values() for r in split}
@@ -81,7 +81,7 @@ def relabel_command(
     data: Path = DATA_OPTION,
 ) -> None:
     """Apply reviewed label corrections (from an audit or an adjudication) to the corpus."""
-    from ..dataset import read_labels, relabel
+    from ..corpus.dataset import read_labels, relabel
 
     labels = read_labels(corrections)  # checks every line first: file, line and field on error
     notes = {}
@@ -97,7 +97,7 @@ def relabel_command(
 @errors_to_exit
 def datasheet(data: Path = typer.Argument(Path("training_data"), help="Corpus directory.")) -> None:
     """Recompute the figures in the corpus datasheet (README.md of the corpus directory)."""
-    from ..datasheet import update_datasheet
+    from ..corpus.datasheet import update_datasheet
 
     typer.echo(f"updated {update_datasheet(data)}")
 

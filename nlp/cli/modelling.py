@@ -22,8 +22,8 @@ def train(
     architecture: str = typer.Option("tfidf", help="tfidf (the default model) or spacy (textcat_multilabel)."),
 ) -> None:
     """Train a model on the train split and write a model directory with its card."""
-    from ..train import ARCHITECTURES
-    from ..train import train as train_model
+    from ..model.train import ARCHITECTURES
+    from ..model.train import train as train_model
 
     if architecture not in ARCHITECTURES:
         fail(f"unknown architecture {architecture!r}; choose one of {', '.join(ARCHITECTURES)}")
@@ -45,7 +45,7 @@ def evaluate(
     jobs: int = typer.Option(1, "--jobs", "-j", help="Processes for cross-validation."),
 ) -> None:
     """Evaluate a model on the test split against baselines; write the report and plots."""
-    from ..evaluate import evaluate as run_evaluation
+    from ..evaluation.evaluate import evaluate as run_evaluation
 
     report = run_evaluation(model, data_dir=data, out_dir=out, folds=folds, n_jobs=jobs)
     main = report["model"]["test"]
@@ -63,7 +63,7 @@ def compare(
     jobs: int = typer.Option(1, "--jobs", "-j"),
 ) -> None:
     """Train model candidates (and the stance ablation) and compare them in evaluation/candidates.md."""
-    from ..candidates import CANDIDATES, compare_candidates
+    from ..evaluation.candidates import CANDIDATES, compare_candidates
 
     unknown = [n for n in names or [] if n not in CANDIDATES]
     if unknown:
@@ -84,7 +84,7 @@ def learning_curve_command(
     jobs: int = typer.Option(1, "--jobs", "-j"),
 ) -> None:
     """Test macro F1 and hard-negative FPR for models trained on 10% ... 100% of train."""
-    from ..learning_curve import learning_curve
+    from ..evaluation.learning_curve import learning_curve
 
     result = learning_curve(data_dir=data, out_dir=out, n_jobs=jobs)
     for point in result["points"]:

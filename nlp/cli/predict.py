@@ -32,9 +32,9 @@ def predict(
       tactics predict --input feed.jsonl --output tagged.jsonl\n
       cat posts.txt | tactics predict --input - --format txt
     """
-    from ..predict import classify_rows, load_model
-    from ..readers import iter_rows
-    from ..writers import atomic_text_output, json_line
+    from ..model.predict import classify_rows, load_model
+    from ..io.readers import iter_rows
+    from ..io.writers import atomic_text_output, json_line
 
     if (text is None) == (input is None):
         fail("give either a TEXT argument or --input FILE")
@@ -45,7 +45,7 @@ def predict(
         if as_json:
             typer.echo(json.dumps(result, ensure_ascii=False))
         else:
-            from ..display import show_prediction
+            from ..apps.display import show_prediction
             show_prediction(text, result, loaded)
         return
     counts = {"rows": 0, "errors": 0}

@@ -35,7 +35,7 @@ def import_command(
       tactics import project-3.json --format labelstudio --out new/labelstudio.jsonl\n
       tactics import feedback.sqlite3 --format feedback --out new/feedback.jsonl
     """
-    from ..importers import import_file, write_records
+    from ..research.importers import import_file, write_records
 
     result = import_file(file, format)
     _show_problems("problems", result.problems)
@@ -71,7 +71,7 @@ def retrain(
     """
     from datetime import datetime, timezone
 
-    from ..retrain import retrain as run_retrain
+    from ..research.retrain import retrain as run_retrain
 
     try:
         overrides = json.loads(params)
@@ -106,7 +106,7 @@ def promote(
     Example:\n
       tactics promote spring
     """
-    from ..retrain import promote as run_promote
+    from ..research.retrain import promote as run_promote
 
     result = run_promote(name, models_dir=models_dir, data_dir=data, tolerance=tolerance,
                          force=force)
@@ -120,7 +120,7 @@ def promote(
 @errors_to_exit
 def models(models_dir: Path = MODELS_DIR_OPTION) -> None:
     """List the model directories with their version, corpus hash and test figures."""
-    from ..retrain import list_models
+    from ..research.retrain import list_models
 
     typer.echo(f"  {'name':28} {'version':36} {'corpus':12} {'macro F1':>8} {'FPR hn':>7}  created")
     for row in list_models(models_dir):
@@ -150,10 +150,10 @@ def suggest(
     Example:\n
       tactics suggest feed.parquet --n 50 --out round-4.json --label-config tactics.xml
     """
-    from ..suggest import label_studio_config, write_suggestions
-    from ..suggest import suggest as rank
+    from ..research.suggest import label_studio_config, write_suggestions
+    from ..research.suggest import suggest as rank
     from ..taxonomy import load_taxonomy
-    from ..writers import atomic_text_output
+    from ..io.writers import atomic_text_output
 
     suggestions = rank(feed, model=model, n=n, text_field=text_field, id_field=id_field)
     write_suggestions(suggestions, out)
@@ -174,6 +174,6 @@ def export_dataset(
     Example:\n
       tactics export-dataset dist/narrative-tactics-corpus
     """
-    from ..retrain import export_dataset as run_export
+    from ..research.retrain import export_dataset as run_export
 
     typer.echo(f"wrote {run_export(path, data_dir=data)} (load it with datasets.load_from_disk)")

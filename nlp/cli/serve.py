@@ -31,12 +31,12 @@ def serve(
     try:
         import uvicorn
 
-        from ..feedback import default_db_path
-        from ..serve import LOOPBACK_NAMES, create_app, is_loopback
+        from ..apps.feedback import default_db_path
+        from ..apps.serve import LOOPBACK_NAMES, create_app, is_loopback
     except ModuleNotFoundError as exc:
         fail(f"`tactics serve` needs the serve extra ({exc.name} is missing): "
              f"pip install 'narrative-tactics[serve]'")
-    from ..predict import load_model
+    from ..model.predict import load_model
 
     token = (token or "").strip() or None
     local = is_loopback(host)

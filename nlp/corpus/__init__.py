@@ -1,0 +1,1 @@
+"""The labelled corpus: records, validation, splits, the datasheet and near-duplicate checks."""

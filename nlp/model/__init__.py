@@ -1,0 +1,1 @@
+"""The classifier: features, estimators, calibration, training, model files, prediction and evidence."""

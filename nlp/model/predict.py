@@ -1,0 +1,229 @@
+"""Prediction: load a model directory and turn texts into tactics, scores and evidence.
+
+This is the one implementation behind the Python API, the CLI, batch jobs and the web service.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import numpy as np
+
+from .artifact import read_estimator, read_meta
+from ..errors import InputError, ModelError
+from .evidence import top_phrases
+from ..io.readers import Row
+from .segment import sentence_spans, windows
+from ..taxonomy import load_taxonomy
+
+__all__ = ["Prediction", "TacticModel", "load_model", "predict", "default_model_path",
+           "check_text", "classify_rows", "resolve_model_path", "MAX_CHARS", "UNCERTAIN_MARGIN"]
+
+MAX_CHARS = 20_000
+UNCERTAIN_MARGIN = 0.1
+LONG_TEXT_WORDS = 120      # texts longer than this are also scored window by window
+WINDOW_SENTENCES = 5
+MODEL_ENV = "TACTICS_MODEL"
+_PROJECT_MODELS = Path(__file__).resolve().parents[2] / "models"
+
+
+@dataclass
+class Prediction:
+    """One text's result: the tactics it advances, a calibrated score for every tactic, and
+    evidence for each predicted tactic."""
+
+    labels: list[str]
+    scores: dict[str, float]
+    evidence: dict[str, dict] = field(default_factory=dict)
+    uncertain: list[str] = field(default_factory=list)
+    model: str = ""
+    note: str | None = None
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        if out["note"] is None:
+            del out["note"]
+        return out
+
+
+def check_text(text: object) -> str:
+    """Return the text if it can be classified, else raise InputError saying why."""
+    if not isinstance(text, str):
+        raise InputError(f"text must be a string, not {type(text).__name__}")
+    if not text.strip():
+        raise InputError("text is empty")
+    return text
+
+
+class TacticModel:
+    """A loaded model: its estimator, and the metadata that says what it is."""
+
+    def __init__(self, estimator, meta: dict, path: Path | None = None) -> None:
+        self.estimator, self.meta, self.path = estimator, meta, path
+        self.tactics: list[str] = list(meta["tactics"])
+        self.thresholds = np.array([meta["thresholds"][t] for t in self.tactics])
+        self.version: str = meta["model_version"]
+
+    def __repr__(self) -> str:
+        return f"TacticModel({self.version!r}, {len(self.tactics)} tactics, path={str(self.path)!r})"
+
+    def predict_proba(self, texts: Iterable[str], *, long_texts: bool = True) -> np.ndarray:
+        """Calibrated probabilities, (n texts, n tactics), in ``self.tactics`` order.
+
+        A text over LONG_TEXT_WORDS words is also scored in windows of WINDOW_SENTENCES
+        sentences: a tactic's score rises to the geometric mean of its best window and the
+        whole text when that is higher. A loaded sentence in a long article then counts, while
+        a claim quoted inside an analysis gets only as far as the whole article supports it
+        (chosen on held-out long texts of the train split; ``long_texts=False`` turns it off).
+        """
+        texts = [_clip(check_text(t))[0] for t in texts]
+        if not texts:
+            return np.zeros((0, len(self.tactics)))
+        probabilities = self.estimator.predict_proba(texts)
+        if long_texts:
+            self._raise_to_window_scores(texts, probabilities)
+        return probabilities
+
+    def _raise_to_window_scores(self, texts: list[str], probabilities: np.ndarray) -> None:
+        owners, pieces = [], []
+        for i, text in enumerate(texts):
+            if len(text.split()) > LONG_TEXT_WORDS:
+                for start, end in windows(sentence_spans(text), WINDOW_SENTENCES):
+                    owners.append(i)
+                    pieces.append(text[start:end])
+        if not pieces:
+            return
+        best = np.zeros_like(probabilities)
+        np.maximum.at(best, np.array(owners), self.estimator.predict_proba(pieces))
+        rows = np.unique(owners)
+        probabilities[rows] = np.maximum(probabilities[rows],
+                                         np.sqrt(best[rows] * probabilities[rows]))
+
+    def predict(self, texts: Iterable[str], *, evidence: bool = True) -> list[Prediction]:
+        """Classify texts; raises InputError naming the first text that cannot be classified."""
+        texts = list(texts)
+        for i, text in enumerate(texts):
+            try:
+                check_text(text)
+            except InputError as exc:
+                raise InputError(f"text #{i}: {exc}") from None
+        clipped = [_clip(t) for t in texts]
+        probabilities = self.predict_proba([t for t, _ in clipped])
+        results = []
+        for (text, note), proba in zip(clipped, probabilities):
+            hits = np.flatnonzero(proba >= self.thresholds)
+            near = np.flatnonzero(np.abs(proba - self.thresholds) < UNCERTAIN_MARGIN)
+            results.append(Prediction(
+                labels=[self.tactics[k] for k in hits],
+                scores={t: round(float(p), 4) for t, p in zip(self.tactics, proba)},
+                evidence=self._evidence(text, hits) if evidence else {},
+                uncertain=[self.tactics[k] for k in near],
+                model=self.version, note=note))
+        return results
+
+    def _evidence(self, text: str, hits: np.ndarray) -> dict[str, dict]:
+        if not len(hits):
+            return {}
+        spans = sentence_spans(text)
+        sentence_scores = self.estimator.predict_proba([text[s:e] for s, e in spans])
+        evidence = {}
+        for k in hits:
+            best = int(np.argmax(sentence_scores[:, k]))
+            start, end = spans[best]
+            evidence[self.tactics[k]] = {
+                "phrases": (top_phrases(self.estimator.pipeline_, text, int(k))
+                            if hasattr(self.estimator, "pipeline_") else []),  # linear models only
+                "sentence": {"text": text[start:end], "start": start, "end": end,
+                             "score": round(float(sentence_scores[best, k]), 4)},
+            }
+        return evidence
+
+
+def _clip(text: str) -> tuple[str, str | None]:
+    if len(text) <= MAX_CHARS:
+        return text, None
+    return text[:MAX_CHARS], f"text truncated to its first {MAX_CHARS} of {len(text)} characters"
+
+
+def default_model_path() -> Path:
+    """``$TACTICS_MODEL`` when set, else the project's ``models/default``."""
+    return Path(os.environ.get(MODEL_ENV) or _PROJECT_MODELS / "default")
+
+
+def resolve_model_path(path: str | Path | None) -> Path:
+    """A model directory from a path, a model name under the project's ``models/``, or the
+    default (``$TACTICS_MODEL``, else ``models/default``)."""
+    if not path:
+        return default_model_path()
+    path = Path(path)
+    named = _PROJECT_MODELS / path
+    if not path.exists() and len(path.parts) == 1 and named.exists():
+        return named
+    return path
+
+
+def load_model(path: str | Path | None = None) -> TacticModel:
+    """Load a model directory or named model (the default model when ``path`` is None)."""
+    path = resolve_model_path(path)
+    meta = read_meta(path)
+    estimator = read_estimator(path, meta.get("storage", "skops"))
+    n_outputs = getattr(estimator, "n_outputs_", None)
+    if n_outputs != len(meta["tactics"]):
+        raise ModelError(f"{path}: the model file scores {n_outputs} tactics but model.json lists "
+                         f"{len(meta['tactics'])}; the directory is inconsistent, retrain it")
+    missing = [t for t in meta["tactics"] if t not in meta["thresholds"]]
+    if missing:
+        raise ModelError(f"{path}: model.json has no threshold for {', '.join(missing)}")
+    taxonomy = load_taxonomy()
+    foreign = taxonomy.unknown(meta["tactics"])
+    if foreign:
+        raise ModelError(f"{path}: model was built for tactic ids that are not in the taxonomy "
+                         f"({', '.join(foreign)}); valid ids: {', '.join(taxonomy.ids)}")
+    model = TacticModel(estimator, meta, path)
+    try:
+        model.predict_proba(["A short probe text."], long_texts=False)
+    except Exception as exc:  # a file from another release restores but cannot score
+        raise ModelError(f"{path}: the model cannot score with this release ({exc}); retrain it "
+                         f"with `tactics train`") from None
+    return model
+
+
+def classify_rows(model: TacticModel, rows: Iterable[Row], *, chunk_size: int = 256,
+                  evidence: bool = True) -> Iterator[dict]:
+    """One output record per input row, in order: a prediction, or the row's error."""
+    for chunk in _chunks(rows, chunk_size):
+        good = [row for row in chunk if row.error is None]
+        results = iter(model.predict([row.text for row in good], evidence=evidence)) if good else None
+        for row in chunk:
+            if row.error is not None:
+                yield {"id": row.id, "error": row.error, "model": model.version}
+            else:
+                yield {"id": row.id, **next(results).to_dict()}
+
+
+def _chunks(items: Iterable, size: int) -> Iterator[list]:
+    chunk = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+@lru_cache(maxsize=4)
+def _cached_model(path: str) -> TacticModel:
+    return load_model(path)
+
+
+def predict(texts: str | Iterable[str], *, model: TacticModel | str | Path | None = None,
+            evidence: bool = True) -> list[Prediction]:
+    """Classify one text or many with the given (or default) model, loading it once per process."""
+    if not isinstance(model, TacticModel):
+        model = _cached_model(str(resolve_model_path(model)))
+    return model.predict([texts] if isinstance(texts, str) else texts, evidence=evidence)

@@ -1,0 +1,1 @@
+"""The researchers' loop: importing annotations, retraining and promoting, suggesting texts to label."""
