@@ -40,7 +40,7 @@ from ..io.writers import FrameEncoder, frame_encoder, resumable_output
 
 __all__ = ["classify_frame", "run_batch", "result_columns", "result_schema", "format_summary"]
 
-RESULT_COLUMNS = ("id", "labels", "scores", "uncertain", "model", "error")
+RESULT_COLUMNS = ("id", "labels", "scores", "uncertain", "model", "lang", "error")
 
 
 def result_columns(keep_fields: Sequence[str] = (), evidence: bool = False) -> list[str]:
@@ -85,14 +85,14 @@ def classify_frame(model: TacticModel, frame: pd.DataFrame, *, text_field: str =
     errors = [error or text_error(text, text_field)
               for error, text in zip(_values(frame, "error"), texts)]
     good = [i for i, error in enumerate(errors) if error is None]
-    labels, scores, uncertain, found = ([None] * size for _ in range(4))
+    labels, scores, uncertain, found, langs = ([None] * size for _ in range(5))
     for i, result in zip(good, model.predict([texts[i] for i in good], evidence=evidence)):
-        labels[i], scores[i], uncertain[i], found[i] = (result.labels, result.scores,
-                                                        result.uncertain, result.evidence)
+        labels[i], scores[i], uncertain[i], found[i], langs[i] = (
+            result.labels, result.scores, result.uncertain, result.evidence, result.lang)
     ids = [i if rid is None or rid == "" else rid
            for i, rid in enumerate(_values(frame, id_field), start=1)]
     values = {"id": ids, "labels": labels, "scores": scores, "uncertain": uncertain,
-              "model": [model.version] * size, "error": errors, "evidence": found,
+              "model": [model.version] * size, "lang": langs, "error": errors, "evidence": found,
               **{name: _values(frame, name) for name in keep_fields}}
     return pd.DataFrame({name: pd.Series(values[name], index=frame.index, dtype=object)
                          for name in columns})

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterator
 
@@ -21,18 +21,27 @@ from .similarity import near_duplicate_pairs
 from ..taxonomy import Taxonomy, load_taxonomy
 
 __all__ = [
-    "Record", "Problem", "GENRES", "KINDS", "SPLITS", "DEFAULT_DATA_DIR",
+    "Record", "Problem", "GENRES", "KINDS", "SPLITS", "OPTIONAL_SPLITS", "LANGUAGES", "REGISTERS",
+    "PERIODS", "DEFAULT_DATA_DIR",
     "read_records", "read_labels", "relabel", "load_split", "load_corpus", "validate_corpus", "corpus_hash",
-    "label_matrix", "to_frame", "load_hf_dataset",
+    "label_matrix", "to_frame", "load_hf_dataset", "present_splits", "in_language",
 ]
 
 DEFAULT_DATA_DIR = Path("training_data")
 SPLITS = ("train", "test")
+# Written by other writers in the registers of real media; never trained on, it chooses the
+# operating point (thresholds) and is reported beside the test split.
+OPTIONAL_SPLITS = ("shift_dev",)
 GENRES = (
-    "headline", "wire_report", "official_quote", "telegram_post", "x_post", "tv_talk_show",
-    "op_ed", "forum_comment", "fact_check", "analysis", "article", "speech", "podcast", "blog",
+    "headline", "wire_report", "official_quote", "telegram_post", "x_post", "vk_post",
+    "tv_talk_show", "op_ed", "forum_comment", "fact_check", "analysis", "article", "speech",
+    "podcast", "blog", "claim_summary",
 )
 KINDS = ("positive", "hard_negative", "neutral")
+LANGUAGES = ("en", "ru", "uk", "de")
+REGISTERS = ("claim_record", "translated", "long_article", "debunk", "social", "broadcast",
+             "official", "news", "commentary")
+PERIODS = ("2014-2021", "2022-2023", "2024-2025", "timeless")
 NEAR_DUPLICATE_JACCARD = 0.5
 
 
@@ -46,6 +55,9 @@ class Record:
     hard_for: tuple[str, ...] = ()
     note: str = ""
     extra: dict = field(default_factory=dict, compare=False)
+    lang: str = "en"
+    register: str = ""
+    period: str = ""
 
     @property
     def is_none(self) -> bool:
@@ -58,6 +70,11 @@ class Record:
                 out[key] = getattr(self, key)
         if self.hard_for:
             out["hard_for"] = list(self.hard_for)
+        if self.lang != "en":
+            out["lang"] = self.lang
+        for key in ("register", "period"):
+            if getattr(self, key):
+                out[key] = getattr(self, key)
         return {**out, **self.extra}
 
 
@@ -120,9 +137,15 @@ def _parse_line(raw: bytes, path: str, number: int, taxonomy: Taxonomy) -> Recor
         return problem(f"unknown kind {kind!r}; valid kinds: {', '.join(KINDS)}", "kind")
     if bool(labels) != (kind == "positive") and kind:
         return problem(f"kind {kind!r} does not match labels {labels}", "kind")
-    known = {"id", "text", "labels", "genre", "kind", "hard_for", "note"}
+    for name, valid, default in (("lang", LANGUAGES, "en"), ("register", REGISTERS, ""),
+                                 ("period", PERIODS, "")):
+        value = obj.get(name, default)
+        if value != default and value not in valid:
+            return problem(f"unknown {name} {value!r}; valid: {', '.join(valid)}", name)
+    known = {"id", "text", "labels", "genre", "kind", "hard_for", "note", "lang", "register", "period"}
     return Record(str(record_id), text, tuple(labels), genre, kind, tuple(obj.get("hard_for") or ()),
-                  str(obj.get("note") or ""), {k: v for k, v in obj.items() if k not in known})
+                  str(obj.get("note") or ""), {k: v for k, v in obj.items() if k not in known},
+                  obj.get("lang", "en"), obj.get("register", ""), obj.get("period", ""))
 
 
 def load_split(path: str | Path, taxonomy: Taxonomy | None = None) -> list[Record]:
@@ -193,8 +216,8 @@ def _relabelled(record: Record, labels: list[str], note: str | None) -> Record:
     else:
         kind = "hard_negative"
         hard_for = tuple(dict.fromkeys(record.hard_for + record.labels))
-    return Record(record.id, record.text, tuple(labels), record.genre, kind, hard_for,
-                  note or record.note, record.extra)
+    return replace(record, labels=tuple(labels), kind=kind, hard_for=hard_for,
+                   note=note or record.note)
 
 
 def _write_split(path: Path, records: list[Record]) -> None:
@@ -221,21 +244,33 @@ def split_path(data_dir: str | Path, split: str) -> Path:
     return Path(data_dir) / f"{split}.jsonl"
 
 
+def present_splits(data_dir: str | Path) -> tuple[str, ...]:
+    """The required splits, then the optional ones that the directory holds."""
+    return SPLITS + tuple(s for s in OPTIONAL_SPLITS if split_path(data_dir, s).exists())
+
+
 def load_corpus(data_dir: str | Path = DEFAULT_DATA_DIR,
                 taxonomy: Taxonomy | None = None) -> dict[str, list[Record]]:
-    """Read the train and test splits of a corpus directory."""
-    return {split: load_split(split_path(data_dir, split), taxonomy) for split in SPLITS}
+    """Read the train and test splits of a corpus directory, and ``shift_dev`` when present."""
+    return {split: load_split(split_path(data_dir, split), taxonomy)
+            for split in present_splits(data_dir)}
 
 
 def corpus_hash(data_dir: str | Path = DEFAULT_DATA_DIR) -> str:
-    """SHA-256 over the split files' bytes: models record it to prove what they were trained on."""
+    """SHA-256 over the split files' bytes: models record it to prove what they were trained on
+    (and, for ``shift_dev``, tuned on)."""
     digest = hashlib.sha256()
     for split in SPLITS:
-        path = split_path(data_dir, split)
-        if not path.exists():
-            raise DataError("split file is missing", path=str(path))
-        digest.update(split.encode() + b"\0" + path.read_bytes() + b"\0")
+        if not split_path(data_dir, split).exists():
+            raise DataError("split file is missing", path=str(split_path(data_dir, split)))
+    for split in present_splits(data_dir):
+        digest.update(split.encode() + b"\0" + split_path(data_dir, split).read_bytes() + b"\0")
     return digest.hexdigest()
+
+
+def in_language(records: list[Record], *langs: str) -> list[Record]:
+    """The records written in any of ``langs``."""
+    return [r for r in records if r.lang in langs]
 
 
 def label_matrix(records: list[Record], tactic_ids: list[str]) -> np.ndarray:
@@ -266,7 +301,7 @@ def load_hf_dataset(data_dir: str | Path = DEFAULT_DATA_DIR, taxonomy: Taxonomy 
     features = Features({
         "id": Value("string"), "text": Value("string"),
         "labels": Sequence(ClassLabel(names=taxonomy.ids)),
-        "genre": Value("string"), "kind": Value("string"),
+        "genre": Value("string"), "kind": Value("string"), "lang": Value("string"),
     })
     corpus = load_corpus(data_dir, taxonomy)
     return DatasetDict({
@@ -274,6 +309,7 @@ def load_hf_dataset(data_dir: str | Path = DEFAULT_DATA_DIR, taxonomy: Taxonomy 
             "id": [r.id for r in records], "text": [r.text for r in records],
             "labels": [list(r.labels) for r in records],
             "genre": [r.genre for r in records], "kind": [r.kind or "neutral" for r in records],
+            "lang": [r.lang for r in records],
         }, features=features)
         for split, records in corpus.items()
     })
@@ -295,7 +331,7 @@ def validate_corpus(data_dir: str | Path = DEFAULT_DATA_DIR,
     taxonomy = taxonomy or load_taxonomy()
     problems: list[Problem] = []
     splits: dict[str, list[tuple[int, Record]]] = {}
-    for split in SPLITS:
+    for split in present_splits(data_dir):
         path = split_path(data_dir, split)
         if not path.exists():
             problems.append(Problem(str(path), None, None, "split file is missing"))
@@ -327,16 +363,21 @@ def _duplicate_problems(data_dir, splits: dict[str, list[tuple[int, Record]]]) -
                 problems.append(Problem(path, number, "text",
                                         f"duplicate text (first at {seen_texts[key]})"))
             seen_texts.setdefault(key, where)
-    if "train" in splits and "test" in splits:
-        train, test = splits["train"], splits["test"]
-        pairs = near_duplicate_pairs([r.text for _, r in test], [r.text for _, r in train],
-                                     n=5, threshold=NEAR_DUPLICATE_JACCARD)
-        train_path, test_path = str(split_path(data_dir, "train")), str(split_path(data_dir, "test"))
-        for i, j, score in pairs:
-            problems.append(Problem(test_path, test[i][0], "text",
-                                    f"near-duplicate of {train_path}:{train[j][0]} "
-                                    f"(word 5-gram Jaccard {score:.2f})"))
+    names = list(splits)
+    for later_index, later in enumerate(names):  # every held-out split against those before it
+        for earlier in names[:later_index]:
+            problems += _near_duplicates(data_dir, later, splits[later], earlier, splits[earlier])
     return problems
+
+
+def _near_duplicates(data_dir, held_name: str, held: list[tuple[int, Record]], other_name: str,
+                     other: list[tuple[int, Record]]) -> list[Problem]:
+    pairs = near_duplicate_pairs([r.text for _, r in held], [r.text for _, r in other],
+                                 n=5, threshold=NEAR_DUPLICATE_JACCARD)
+    held_path, other_path = str(split_path(data_dir, held_name)), str(split_path(data_dir, other_name))
+    return [Problem(held_path, held[i][0], "text", f"near-duplicate of {other_path}:{other[j][0]} "
+                                                    f"(word 5-gram Jaccard {score:.2f})")
+            for i, j, score in pairs]
 
 
 def _stats(splits: dict[str, list[tuple[int, Record]]], taxonomy: Taxonomy) -> dict:
@@ -355,6 +396,9 @@ def _stats(splits: dict[str, list[tuple[int, Record]]], taxonomy: Taxonomy) -> d
             "multi_label_share": (sum(len(r.labels) > 1 for r in positives) / len(positives)
                                   if positives else 0.0),
             "genres": dict(pd.Series([r.genre or "?" for r in records]).value_counts()),
+            "languages": dict(pd.Series([r.lang for r in records]).value_counts()),
+            "registers": dict(pd.Series([r.register or "general" for r in records]).value_counts()),
+            "periods": dict(pd.Series([r.period or "unrecorded" for r in records]).value_counts()),
             "words_min": int(words.min()), "words_median": float(np.median(words)),
             "words_max": int(words.max()),
         }

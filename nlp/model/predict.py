@@ -16,6 +16,7 @@ import numpy as np
 from .artifact import read_estimator, read_meta
 from ..errors import InputError, ModelError
 from .evidence import top_phrases
+from .language import SUPPORTED, detect_languages, language_name
 from ..io.readers import Row
 from .segment import sentence_spans, windows
 from ..taxonomy import load_taxonomy
@@ -28,6 +29,7 @@ UNCERTAIN_MARGIN = 0.1
 LONG_TEXT_WORDS = 120      # texts longer than this are also scored window by window
 WINDOW_SENTENCES = 5
 MODEL_ENV = "TACTICS_MODEL"
+MULTILINGUAL_DIR = "multilingual"   # a model directory's sub-model for the languages it routes on
 _PROJECT_MODELS = Path(__file__).resolve().parents[2] / "models"
 
 
@@ -41,6 +43,7 @@ class Prediction:
     evidence: dict[str, dict] = field(default_factory=dict)
     uncertain: list[str] = field(default_factory=list)
     model: str = ""
+    lang: str = "en"
     note: str | None = None
 
     def to_dict(self) -> dict:
@@ -62,11 +65,14 @@ def check_text(text: object) -> str:
 class TacticModel:
     """A loaded model: its estimator, and the metadata that says what it is."""
 
-    def __init__(self, estimator, meta: dict, path: Path | None = None) -> None:
+    def __init__(self, estimator, meta: dict, path: Path | None = None, *,
+                 multilingual: TacticModel | None = None) -> None:
         self.estimator, self.meta, self.path = estimator, meta, path
         self.tactics: list[str] = list(meta["tactics"])
         self.thresholds = np.array([meta["thresholds"][t] for t in self.tactics])
         self.version: str = meta["model_version"]
+        self.multilingual = multilingual
+        self.languages: tuple[str, ...] = tuple(meta.get("languages", ["en"]))
 
     def __repr__(self) -> str:
         return f"TacticModel({self.version!r}, {len(self.tactics)} tactics, path={str(self.path)!r})"
@@ -104,13 +110,51 @@ class TacticModel:
                                          np.sqrt(best[rows] * probabilities[rows]))
 
     def predict(self, texts: Iterable[str], *, evidence: bool = True) -> list[Prediction]:
-        """Classify texts; raises InputError naming the first text that cannot be classified."""
+        """Classify texts, each by the model that reads its language; raises InputError naming
+        the first text that cannot be classified.
+
+        English goes to this model; Russian, Ukrainian and German to the multilingual model in
+        its ``multilingual/`` directory; any other language gets no tactics and a note saying so.
+        """
         texts = list(texts)
         for i, text in enumerate(texts):
             try:
                 check_text(text)
             except InputError as exc:
                 raise InputError(f"text #{i}: {exc}") from None
+        langs = detect_languages(texts)
+        results: list[Prediction | None] = [None] * len(texts)
+        routes: dict[str, list[int]] = {}
+        for i, lang in enumerate(langs):
+            routes.setdefault(self._route(lang), []).append(i)
+        for route, rows in routes.items():
+            if route == "here":
+                done = self._predict_here([texts[i] for i in rows], evidence)
+            elif route == "multilingual":
+                done = self.multilingual._predict_here([texts[i] for i in rows], evidence)
+            else:
+                done = [self._unsupported(texts[i], langs[i]) for i in rows]
+            for i, result in zip(rows, done):
+                result.lang = langs[i]
+                results[i] = result
+        return results
+
+    def _route(self, lang: str) -> str:
+        if lang in self.languages or lang == "und":  # no letters at all: nothing to route by
+            return "here"
+        if self.multilingual is not None and lang in self.multilingual.languages:
+            return "multilingual"
+        return "unsupported"
+
+    def _unsupported(self, text: str, lang: str) -> Prediction:
+        readable = sorted({*self.languages, *(self.multilingual.languages if self.multilingual else ())})
+        note = (f"language {language_name(lang)!s} ({lang}) is not supported by this model "
+                f"(it reads {', '.join(language_name(x) for x in readable)}); no tactics were assigned")
+        _, truncated = _clip(text)
+        return Prediction(labels=[], scores={}, model=self.version,
+                          note=note if truncated is None else f"{note}; {truncated}")
+
+    def _predict_here(self, texts: list[str], evidence: bool) -> list[Prediction]:
         clipped = [_clip(t) for t in texts]
         probabilities = self.predict_proba([t for t, _ in clipped])
         results = []
@@ -167,8 +211,16 @@ def resolve_model_path(path: str | Path | None) -> Path:
 
 
 def load_model(path: str | Path | None = None) -> TacticModel:
-    """Load a model directory or named model (the default model when ``path`` is None)."""
+    """Load a model directory or named model (the default model when ``path`` is None), with
+    its multilingual model when the directory holds one (``multilingual/``)."""
     path = resolve_model_path(path)
+    model = _load_one(path)
+    if (path / MULTILINGUAL_DIR).is_dir():
+        model.multilingual = _load_one(path / MULTILINGUAL_DIR)
+    return model
+
+
+def _load_one(path: Path) -> TacticModel:
     meta = read_meta(path)
     estimator = read_estimator(path, meta.get("storage", "skops"))
     n_outputs = getattr(estimator, "n_outputs_", None)
@@ -186,6 +238,8 @@ def load_model(path: str | Path | None = None) -> TacticModel:
     model = TacticModel(estimator, meta, path)
     try:
         model.predict_proba(["A short probe text."], long_texts=False)
+    except ModelError:
+        raise
     except Exception as exc:  # a file from another release restores but cannot score
         raise ModelError(f"{path}: the model cannot score with this release ({exc}); retrain it "
                          f"with `tactics train`") from None

@@ -11,10 +11,13 @@ import numpy as np
 from .artifact import library_versions, write_model_dir
 from .card import render_card
 from .classifier import TacticClassifier
-from ..corpus.dataset import DEFAULT_DATA_DIR, corpus_hash, label_matrix, load_corpus
+from .encoder import DEFAULT_ENCODER
+from .encoder_classifier import EncoderClassifier
+from ..corpus.dataset import (DEFAULT_DATA_DIR, LANGUAGES, corpus_hash, in_language, label_matrix,
+                              load_corpus)
 from ..errors import ModelError
 from .metrics import split_figures
-from .predict import TacticModel
+from .predict import MULTILINGUAL_DIR, TacticModel
 from ..taxonomy import Taxonomy, load_taxonomy
 
 __all__ = ["train", "make_estimator", "DEFAULT_PARAMS", "ARCHITECTURES"]
@@ -23,6 +26,8 @@ DEFAULT_PARAMS: dict = {}
 ARCHITECTURES = {
     "tfidf": "tfidf-word-char+stance-cues / one-vs-rest logistic regression + any-tactic gate",
     "spacy": "spaCy textcat_multilabel (trained from config.cfg, no pretrained vectors)",
+    "encoder": "multilingual sentence encoder (multilingual-e5-small) / one-vs-rest logistic "
+               "regression + any-tactic gate",
 }
 
 
@@ -46,53 +51,107 @@ def make_estimator(architecture: str, params: dict, seed: int, n_jobs: int | Non
 
 def train(output: str | Path, *, data_dir: str | Path = DEFAULT_DATA_DIR, name: str | None = None,
           seed: int = 0, params: dict | None = None, taxonomy: Taxonomy | None = None,
-          n_jobs: int | None = None, architecture: str = "tfidf") -> Path:
-    """Fit a TacticClassifier on the train split, score it on the test split, write the model dir.
+          n_jobs: int | None = None, architecture: str = "tfidf",
+          multilingual: bool | None = None, encoder: str = DEFAULT_ENCODER) -> Path:
+    """Fit the English model on the English train records, score it on the test split, and write
+    the model directory; with ``multilingual`` (the default when the corpus holds Russian,
+    Ukrainian or German records) also fit the encoder model on the train records of every
+    language into its ``multilingual/`` sub-directory.
 
-    The test split is only scored, never used to choose anything; thresholds are tuned
-    out-of-fold on train. Same data, params and seed give the same predictions.
+    The test split is only scored, never used to choose anything. Thresholds are tuned
+    out-of-fold on train and, when the corpus has a ``shift_dev`` split, on it too (it is never
+    trained on). Same data, params and seed give the same predictions.
     """
     taxonomy = taxonomy or load_taxonomy()
     output = Path(output)
     corpus = load_corpus(data_dir, taxonomy)
     tactics = taxonomy.ids
-    train_texts = [r.text for r in corpus["train"]]
-    Y = label_matrix(corpus["train"], tactics)
+    english = in_language(corpus["train"], "en")
+    Y = label_matrix(english, tactics)
     params = {**(DEFAULT_PARAMS if architecture == "tfidf" else {}), **(params or {})}
+    dev = in_language(corpus.get("shift_dev", []), "en")
+    fit_params = ({"dev": ([r.text for r in dev], label_matrix(dev, tactics))}
+                  if dev and architecture == "tfidf" else {})
     started = time.perf_counter()
-    estimator = make_estimator(architecture, params, seed, n_jobs).fit(train_texts, Y)
+    estimator = make_estimator(architecture, params, seed, n_jobs).fit(
+        [r.text for r in english], Y, **fit_params)
     seconds = time.perf_counter() - started
-    test = corpus["test"]
     data_hash = corpus_hash(data_dir)
-    meta = {
-        "name": name or output.name,
-        "model_version": f"{name or output.name}-{data_hash[:8]}-s{seed}",
+    name = name or output.name
+    meta = _meta(name, data_hash, seed, architecture, taxonomy, estimator, english, seconds,
+                 data_dir, ["en"])
+    test = in_language(corpus["test"], "en")
+    meta["data"].update(test_records=len(test), shift_dev_records=len(dev))
+    meta["metrics"]["test"] = _test_figures(TacticModel(estimator, meta), test)
+    if dev:
+        meta["metrics"]["shift_dev"] = _test_figures(TacticModel(estimator, meta), dev)
+    config = {"architecture": architecture, "seed": seed, "params": params}
+    foreign = [lang for lang in LANGUAGES if lang != "en" and in_language(corpus["train"], lang)]
+    parts = {}
+    if multilingual or (multilingual is None and foreign):
+        parts[MULTILINGUAL_DIR] = _train_multilingual(corpus, name, data_hash, seed, taxonomy,
+                                                      foreign, encoder, data_dir)
+    return write_model_dir(output, estimator, meta, render_card(meta), config, parts=parts)
+
+
+def _train_multilingual(corpus: dict, name: str, data_hash: str, seed: int, taxonomy: Taxonomy,
+                        languages: list[str], encoder: str, data_dir) -> tuple:
+    """The encoder model: weights learnt from every language, calibration and thresholds from the
+    out-of-fold scores of the languages it will be routed (English reads on its own model)."""
+    if not languages:
+        raise ModelError("the corpus has no Russian, Ukrainian or German train records to train "
+                         "the multilingual model on")
+    records = corpus["train"]
+    Y = label_matrix(records, taxonomy.ids)
+    started = time.perf_counter()
+    estimator = EncoderClassifier(encoder=encoder, random_state=seed).fit(
+        [r.text for r in records], Y, tune_rows=[r.lang in languages for r in records])
+    seconds = time.perf_counter() - started
+    meta = _meta(f"{name}-multilingual", data_hash, seed, "encoder", taxonomy, estimator, records,
+                 seconds, data_dir, languages)
+    meta["encoder"] = encoder
+    model = TacticModel(estimator, meta)
+    test = in_language(corpus["test"], *languages)
+    meta["data"]["test_records"] = len(test)
+    meta["metrics"]["test"] = _test_figures(model, test)
+    meta["metrics"]["test_by_language"] = {
+        lang: _test_figures(model, in_language(corpus["test"], lang)) for lang in languages
+        if in_language(corpus["test"], lang)}
+    config = {"architecture": "encoder", "seed": seed, "params": estimator.get_params()}
+    return estimator, meta, render_card(meta), config
+
+
+def _meta(name: str, data_hash: str, seed: int, architecture: str, taxonomy: Taxonomy, estimator,
+          records: list, seconds: float, data_dir, languages: list[str]) -> dict:
+    tactics = taxonomy.ids
+    Y = label_matrix(records, tactics)
+    return {
+        "name": name,
+        "model_version": f"{name}-{data_hash[:8]}-s{seed}",
         "architecture": architecture,
         "architecture_description": ARCHITECTURES[architecture],
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "languages": languages,
         "tactics": tactics,
         "families": {t: taxonomy.family_of(t) for t in tactics},
         "definitions": {t: taxonomy[t].definition for t in tactics},
         "thresholds": {t: round(float(v), 6) for t, v in zip(tactics, estimator.thresholds_)},
         "params": {k: v for k, v in estimator.get_params().items() if k != "n_jobs"},
         "data": {"corpus_sha256": data_hash, "data_dir": str(data_dir),
-                 "train_records": len(corpus["train"]), "test_records": len(test),
+                 "train_records": len(records),
                  "train_per_tactic": dict(zip(tactics, Y.sum(axis=0).tolist()))},
         "versions": library_versions(),
         "training_seconds": round(seconds, 1),
+        "metrics": {
+            "train_out_of_fold_f1": {t: round(float(f), 4) for t, f in zip(tactics, estimator.oof_f1_)},
+            "train_out_of_fold_macro_f1": round(float(np.mean(estimator.oof_f1_)), 4),
+            "train_out_of_fold_none_fpr": round(float(getattr(estimator, "oof_none_fpr_", np.nan)), 4),
+        },
     }
-    meta["metrics"] = {
-        "train_out_of_fold_f1": {t: round(float(f), 4) for t, f in zip(tactics, estimator.oof_f1_)},
-        "train_out_of_fold_macro_f1": round(float(np.mean(estimator.oof_f1_)), 4),
-        "train_out_of_fold_none_fpr": round(float(getattr(estimator, "oof_none_fpr_", np.nan)), 4),
-        "test": _test_figures(TacticModel(estimator, meta), test),
-    }
-    config = {"architecture": architecture, "seed": seed, "params": params}
-    return write_model_dir(output, estimator, meta, render_card(meta), config)
 
 
 def _test_figures(model: TacticModel, records: list) -> dict:
-    """Figures on the test split, scored exactly as ``predict`` scores (long-text windows too)."""
+    """Figures on a held-out split, scored exactly as ``predict`` scores (long-text windows too)."""
     Y = label_matrix(records, model.tactics)
     predicted = (model.predict_proba([r.text for r in records]) >= model.thresholds).astype(np.int8)
     return split_figures(Y, predicted, model.tactics, records)

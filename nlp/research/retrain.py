@@ -30,6 +30,7 @@ from ..corpus.dataset import (
     GENRES,
     NEAR_DUPLICATE_JACCARD,
     SPLITS,
+    present_splits,
     Problem,
     Record,
     corpus_hash,
@@ -127,7 +128,7 @@ def merge_records(corpus: dict[str, list[Record]], additions: list[Addition]) ->
     records are placed first, so that no new train record near-duplicates them."""
     merge = Merge()
     kept = _without_inner_conflicts(additions, merge)
-    reference = [(split, record) for split in SPLITS for record in corpus[split]]
+    reference = [(split, record) for split, records in corpus.items() for record in records]
     for split in ("test", "train"):
         accepted = _screen([a for a in kept if a.split == split], reference, merge)
         getattr(merge, split).extend(accepted)
@@ -199,9 +200,9 @@ def write_corpus_version(data_dir: str | Path, out: str | Path, merge: Merge,
     if out.exists():
         raise DataError("already exists; choose another --name or --data-out", path=str(out))
     with atomic_directory(out, replace=False) as staging:
-        for split in SPLITS:
+        for split in present_splits(data_dir):
             old = split_path(data_dir, split).read_text(encoding="utf-8")
-            new = "".join(json_line(record.to_json()) for record in getattr(merge, split))
+            new = "".join(json_line(record.to_json()) for record in getattr(merge, split, []))
             split_path(staging, split).write_text(
                 old + ("\n" if old and not old.endswith("\n") else "") + new, encoding="utf-8")
         report = validate_corpus(staging, taxonomy)

