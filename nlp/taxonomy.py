@@ -25,6 +25,7 @@ class Tactic:
     family: str
     definition: str
     keywords: tuple[str, ...] = ()
+    boundary: tuple[str, ...] = ()   # what else the tactic covers, and where its line runs
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,7 @@ class Taxonomy:
     version: str
     families: dict[str, str]
     tactics: tuple[Tactic, ...]
+    rules: tuple[str, ...] = ()      # boundary rules that hold for every tactic
 
     @property
     def ids(self) -> list[str]:
@@ -73,8 +75,10 @@ class Taxonomy:
         return {
             "version": self.version,
             "families": dict(self.families),
+            "rules": list(self.rules),
             "tactics": [
-                {"id": t.id, "family": t.family, "definition": t.definition} for t in self.tactics
+                {"id": t.id, "family": t.family, "definition": t.definition,
+                 "boundary": list(t.boundary)} for t in self.tactics
             ],
         }
 
@@ -111,11 +115,19 @@ def _load(path: str, modified: int) -> Taxonomy:
             raise TaxonomyError(f"{path}: tactic {entry['id']!r} names unknown family "
                                 f"{entry['family']!r}; families: {', '.join(families)}")
         tactics.append(Tactic(entry["id"], entry["family"], entry["definition"].strip(),
-                              tuple(k.lower() for k in entry.get("keywords", ()))))
+                              tuple(k.lower() for k in entry.get("keywords", ())),
+                              _strings(entry.get("boundary", []), f"tactic {entry['id']!r} boundary", path)))
     ids = [t.id for t in tactics]
     if not tactics:
         raise TaxonomyError(f"{path}: no [[tactic]] entries")
     dupes = sorted({i for i in ids if ids.count(i) > 1})
     if dupes:
         raise TaxonomyError(f"{path}: duplicate tactic id(s): {', '.join(dupes)}")
-    return Taxonomy(str(raw.get("version", "1")), dict(families), tuple(tactics))
+    return Taxonomy(str(raw.get("version", "1")), dict(families), tuple(tactics),
+                    _strings(raw.get("rules", []), "rules", path))
+
+
+def _strings(value: object, what: str, path: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise TaxonomyError(f"{path}: {what} must be a list of non-empty strings")
+    return tuple(" ".join(v.split()) for v in value)

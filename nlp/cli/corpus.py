@@ -105,8 +105,15 @@ def datasheet(data: Path = typer.Argument(Path("training_data"), help="Corpus di
 @app.command()
 @errors_to_exit
 def labels() -> None:
-    """List the tactic ids, their families and definitions."""
+    """List the tactic ids, their families, definitions and boundaries, then the boundary rules."""
     from ..taxonomy import load_taxonomy
 
-    for tactic in load_taxonomy().tactics:
+    taxonomy = load_taxonomy()
+    for tactic in taxonomy.tactics:
         typer.echo(f"{tactic.id:24} {tactic.family:13} {tactic.definition}")
+        for line in tactic.boundary:
+            typer.echo(f"{'':38} {line}")
+    if taxonomy.rules:
+        typer.echo("\nBoundary rules (every tactic):")
+        for rule in taxonomy.rules:
+            typer.echo(f"  {rule}")

