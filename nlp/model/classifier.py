@@ -18,7 +18,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
 from .calibration import ScoreCalibrator, tune_thresholds, tune_thresholds_jointly
-from .features import build_features
+from .features import build_features, clean_feed_text
 
 __all__ = ["TacticClassifier", "out_of_fold_scores"]
 
@@ -72,7 +72,7 @@ class TacticClassifier(ClassifierMixin, BaseEstimator):
         """Fit on texts ``X`` and labels ``Y``. With ``dev`` (texts, labels of a held-out set of
         other registers, never trained on), thresholds are tuned on the out-of-fold train scores
         and the dev scores together, each set weighing as much as the other."""
-        X, Y = list(X), np.asarray(Y, dtype=np.int8)
+        X, Y = [clean_feed_text(x) for x in X], np.asarray(Y, dtype=np.int8)
         targets = np.column_stack([Y, Y.any(axis=1)]) if self.gate else Y
         oof = out_of_fold_scores(self.make_pipeline(), X, targets, cv=self.cv,
                                  random_state=self.random_state, n_jobs=self.n_jobs)
@@ -98,7 +98,7 @@ class TacticClassifier(ClassifierMixin, BaseEstimator):
     def decision_function(self, X) -> np.ndarray:
         """Raw linear scores, (n texts, n tactics [+1 gate column when ``gate``])."""
         check_is_fitted(self, "pipeline_")
-        scores = self.pipeline_.decision_function(list(X))
+        scores = self.pipeline_.decision_function([clean_feed_text(x) for x in X])
         return scores.reshape(len(scores), -1)
 
     def predict_proba(self, X) -> np.ndarray:

@@ -15,7 +15,20 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import FeatureUnion
 
 __all__ = ["StanceCues", "DistancedWords", "distanced_text", "build_features", "WORD_FEATURES",
-           "STANCE_CUES"]
+           "STANCE_CUES", "clean_feed_text"]
+
+_URL = re.compile(r"https?://\S+|www\.\S+")
+_REPOST = re.compile(r"^\s*(?:RT\s+)?@\w+:\s*")
+_HASHTAG = re.compile(r"(?<!\w)#(\w)")
+_SYMBOLS = re.compile("[\U0001F000-\U0001FAFF\u2600-\u27BF\uFE0F\u200D]")
+
+
+def clean_feed_text(text: str) -> str:
+    """The text without what feeds add around it: links, a repost prefix, hashtag signs, emoji.
+
+    Models read the cleaned text; evidence offsets still refer to the original."""
+    text = _REPOST.sub("", _URL.sub(" ", text))
+    return _SYMBOLS.sub(" ", _HASHTAG.sub(r"\1", text))
 
 WORD_FEATURES = "words"
 

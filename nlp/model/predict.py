@@ -27,7 +27,9 @@ __all__ = ["Prediction", "TacticModel", "load_model", "predict", "default_model_
 MAX_CHARS = 20_000
 UNCERTAIN_MARGIN = 0.1
 LONG_TEXT_WORDS = 120      # texts longer than this are also scored window by window
-WINDOW_SENTENCES = 5
+# How a long text's best sentence window lifts its score (model.json "long_text" overrides):
+# score = max(whole, best_window ** pull x whole ** (1 - pull)).
+LONG_TEXT_DEFAULTS = {"window": 5, "pull": 0.5}
 MODEL_ENV = "TACTICS_MODEL"
 MULTILINGUAL_DIR = "multilingual"   # a model directory's sub-model for the languages it routes on
 _PROJECT_MODELS = Path(__file__).resolve().parents[2] / "models"
@@ -74,6 +76,7 @@ class TacticModel:
         self.multilingual = multilingual
         self.missing: str | None = None   # why a multilingual sub-model could not be loaded
         self.languages: tuple[str, ...] = tuple(meta.get("languages", ["en"]))
+        self.long_text: dict = {**LONG_TEXT_DEFAULTS, **meta.get("long_text", {})}
 
     def __repr__(self) -> str:
         return f"TacticModel({self.version!r}, {len(self.tactics)} tactics, path={str(self.path)!r})"
@@ -81,11 +84,12 @@ class TacticModel:
     def predict_proba(self, texts: Iterable[str], *, long_texts: bool = True) -> np.ndarray:
         """Calibrated probabilities, (n texts, n tactics), in ``self.tactics`` order.
 
-        A text over LONG_TEXT_WORDS words is also scored in windows of WINDOW_SENTENCES
-        sentences: a tactic's score rises to the geometric mean of its best window and the
-        whole text when that is higher. A loaded sentence in a long article then counts, while
-        a claim quoted inside an analysis gets only as far as the whole article supports it
-        (chosen on held-out long texts of the train split; ``long_texts=False`` turns it off).
+        A text over LONG_TEXT_WORDS words is also scored in windows of ``long_text["window"]``
+        sentences: a tactic's score rises to a weighted geometric mean of its best window and the
+        whole text (weight ``long_text["pull"]`` on the window) when that is higher. A few loaded
+        sentences in a long article then count, while a claim restated inside a debunk gets only
+        as far as the article around it supports it (window and pull are chosen on the long
+        texts of the shift_dev split when training; ``long_texts=False`` turns it off).
         """
         texts = [_clip(check_text(t))[0] for t in texts]
         if not texts:
@@ -99,7 +103,7 @@ class TacticModel:
         owners, pieces = [], []
         for i, text in enumerate(texts):
             if len(text.split()) > LONG_TEXT_WORDS:
-                for start, end in windows(sentence_spans(text), WINDOW_SENTENCES):
+                for start, end in windows(sentence_spans(text), int(self.long_text["window"])):
                     owners.append(i)
                     pieces.append(text[start:end])
         if not pieces:
@@ -107,8 +111,9 @@ class TacticModel:
         best = np.zeros_like(probabilities)
         np.maximum.at(best, np.array(owners), self.estimator.predict_proba(pieces))
         rows = np.unique(owners)
+        pull = float(self.long_text["pull"])
         probabilities[rows] = np.maximum(probabilities[rows],
-                                         np.sqrt(best[rows] * probabilities[rows]))
+                                         best[rows] ** pull * probabilities[rows] ** (1 - pull))
 
     def predict(self, texts: Iterable[str], *, evidence: bool = True) -> list[Prediction]:
         """Classify texts, each by the model that reads its language; raises InputError naming

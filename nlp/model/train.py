@@ -16,8 +16,8 @@ from .encoder_classifier import EncoderClassifier
 from ..corpus.dataset import (DEFAULT_DATA_DIR, LANGUAGES, corpus_hash, in_language, label_matrix,
                               load_corpus)
 from ..errors import ModelError
-from .metrics import split_figures
-from .predict import MULTILINGUAL_DIR, TacticModel
+from .metrics import multilabel_metrics, split_figures
+from .predict import LONG_TEXT_DEFAULTS, LONG_TEXT_WORDS, MULTILINGUAL_DIR, TacticModel
 from ..taxonomy import Taxonomy, load_taxonomy
 
 __all__ = ["train", "make_estimator", "DEFAULT_PARAMS", "ARCHITECTURES"]
@@ -80,6 +80,7 @@ def train(output: str | Path, *, data_dir: str | Path = DEFAULT_DATA_DIR, name: 
     name = name or output.name
     meta = _meta(name, data_hash, seed, architecture, taxonomy, estimator, english, seconds,
                  data_dir, ["en"])
+    meta["long_text"] = choose_long_text(estimator, meta, dev)
     test = in_language(corpus["test"], "en")
     meta["data"].update(test_records=len(test), shift_dev_records=len(dev))
     meta["metrics"]["test"] = _test_figures(TacticModel(estimator, meta), test)
@@ -92,6 +93,29 @@ def train(output: str | Path, *, data_dir: str | Path = DEFAULT_DATA_DIR, name: 
         parts[MULTILINGUAL_DIR] = _train_multilingual(corpus, name, data_hash, seed, taxonomy,
                                                       foreign, encoder, data_dir)
     return write_model_dir(output, estimator, meta, render_card(meta), config, parts=parts)
+
+
+def choose_long_text(estimator, meta: dict, dev: list, *, fpr_weight: float = 0.5,
+                     minimum: int = 20) -> dict:
+    """The sentence window and pull that score the long texts of the dev split best (macro F1
+    over the tactics present minus ``fpr_weight`` x none-FPR); the defaults when it has fewer
+    than ``minimum`` long texts."""
+    long = [r for r in dev if len(r.text.split()) > LONG_TEXT_WORDS]
+    if len(long) < minimum:
+        return {**LONG_TEXT_DEFAULTS, "chosen_on": f"defaults ({len(long)} long dev texts)"}
+    Y = label_matrix(long, meta["tactics"])
+    present = Y.any(axis=0)
+    best_value, best = -np.inf, dict(LONG_TEXT_DEFAULTS)
+    for window in (2, 3, 5):
+        for pull in (0.5, 0.7, 0.85, 1.0):
+            model = TacticModel(estimator, {**meta, "long_text": {"window": window, "pull": pull}})
+            predicted = model.predict_proba([r.text for r in long]) >= model.thresholds
+            figures = multilabel_metrics(Y[:, present], predicted[:, present].astype(np.int8),
+                                         [t for t, keep in zip(meta["tactics"], present) if keep])
+            value = figures["macro_f1"] - fpr_weight * figures["none_fpr"]
+            if value > best_value + 1e-9:
+                best_value, best = value, {"window": window, "pull": pull}
+    return {**best, "chosen_on": f"{len(long)} long texts of the shift_dev split"}
 
 
 def _train_multilingual(corpus: dict, name: str, data_hash: str, seed: int, taxonomy: Taxonomy,
