@@ -34,11 +34,11 @@ def audit(
 ) -> None:
     """List likely label errors: records whose labels disagree with out-of-fold scores."""
     from ..evaluation.audit import find_label_issues
-    from ..corpus.dataset import load_corpus
+    from ..corpus.dataset import in_language, load_corpus
     from ..taxonomy import load_taxonomy
     from ..io.writers import atomic_text_output, json_line
 
-    records = load_corpus(data)[split]
+    records = in_language(load_corpus(data)[split], "en")  # the TF-IDF model reads English
     issues = find_label_issues(records, load_taxonomy().ids, n_jobs=jobs)
     with atomic_text_output(output) as out:
         for issue in issues[:top]:

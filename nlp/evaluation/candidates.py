@@ -18,7 +18,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from ..model.artifact import CONFIG_FILE, META_FILE
-from ..corpus.dataset import DEFAULT_DATA_DIR, corpus_hash, label_matrix, load_corpus
+from ..corpus.dataset import DEFAULT_DATA_DIR, corpus_hash, in_language, label_matrix, load_corpus
 from ..model.metrics import expected_calibration_error, split_figures
 from ..model.predict import load_model
 from ..io.markdown import markdown_table
@@ -75,7 +75,7 @@ def compare_candidates(names: list[str] | None = None, *, data_dir: str | Path =
     ``overrides`` are parameters applied to every candidate (e.g. smaller models in tests).
     """
     corpus = load_corpus(data_dir)
-    test = corpus["test"]
+    test = in_language(corpus["test"], "en")
     short = [r.text for r in test if len(r.text.split()) <= 40][:1000]
     rows = {}
     for name in names or list(CANDIDATES):

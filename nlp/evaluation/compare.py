@@ -77,8 +77,11 @@ def _names(row: np.ndarray, tactics: list[str]) -> list[str]:
 
 
 def _predictions(model: TacticModel, texts: list[str], tactics: list[str]) -> np.ndarray:
-    """The model's 0/1 decisions in ``tactics`` columns (zeros for tactics it does not know)."""
-    decided = (model.predict_proba(texts) >= model.thresholds).astype(np.int8)
+    """The model's 0/1 decisions in ``tactics`` columns (zeros for tactics it does not know), as
+    ``predict`` makes them (each text routed by its language)."""
+    decided = np.array([[t in result.labels for t in model.tactics]
+                        for result in model.predict(texts, evidence=False)],
+                       dtype=np.int8).reshape(len(texts), len(model.tactics))
     out = np.zeros((len(texts), len(tactics)), dtype=np.int8)
     column = {t: k for k, t in enumerate(tactics)}
     for j, tactic in enumerate(model.tactics):

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from ..model.classifier import TacticClassifier
-from ..corpus.dataset import DEFAULT_DATA_DIR, label_matrix, load_corpus
+from ..corpus.dataset import DEFAULT_DATA_DIR, in_language, label_matrix, load_corpus
 from ..model.metrics import multilabel_metrics
 from .plots import plot_learning_curve
 from ..io.markdown import markdown_table
@@ -26,7 +26,7 @@ def learning_curve(*, data_dir: str | Path = DEFAULT_DATA_DIR, out_dir: str | Pa
     score each on the full test split. Writes learning_curve.{json,md,png}."""
     tactics = load_taxonomy().ids
     corpus = load_corpus(data_dir)
-    train, test = corpus["train"], corpus["test"]
+    train, test = in_language(corpus["train"], "en"), in_language(corpus["test"], "en")
     order = np.random.default_rng(seed).permutation(len(train))
     Y_test = label_matrix(test, tactics)
     points = []
