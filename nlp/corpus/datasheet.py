@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from .dataset import DEFAULT_DATA_DIR, GENRES, Record, load_corpus
+from .dataset import DEFAULT_DATA_DIR, GENRES, LANGUAGES, PERIODS, REGISTERS, Record, load_corpus
 from ..errors import DataError
 from ..io.markdown import markdown_table
 from ..taxonomy import load_taxonomy
@@ -62,6 +62,10 @@ def render_stats(corpus: dict[str, list[Record]]) -> str:
         [[label, lengths[label], f"{lengths[label] / len(everything):.1%}",
           "█" * max(1, round(60 * lengths[label] / len(everything)))]
          for label in (f"{lo}-{hi}" if hi < 10**9 else f"{lo}+" for lo, hi in LENGTH_BINS)])
+    facets = "\n\n".join(_facet(corpus, title, key, values, tactics) for title, key, values in (
+        ("language", lambda r: r.lang, LANGUAGES),
+        ("register", lambda r: r.register or "general", (*REGISTERS, "general")),
+        ("period", lambda r: r.period or "unrecorded", (*PERIODS, "unrecorded"))))
     short = sum(_words(r) < 25 for r in everything) / len(everything)
     long_ = sum(_words(r) > 60 for r in everything) / len(everything)
     return f"""{START}
@@ -73,18 +77,37 @@ def render_stats(corpus: dict[str, list[Record]]) -> str:
 
 {per_tactic}
 
-### Coverage: positives per tactic and genre (both splits)
+{facets}
+
+### Coverage: positives per tactic and genre (all splits)
 
 {coverage}
 
 Empty cells among the 8 main genres: {len(empty) if empty else 'none'}.
 
-### Lengths (words, both splits)
+### Lengths (words, all splits)
 
 {histogram}
 
 Under 25 words: {short:.1%}; over 60 words: {long_:.1%}.
 {END}"""
+
+
+def _facet(corpus: dict[str, list[Record]], title: str, key, values: tuple[str, ...],
+           tactics: list[str]) -> str:
+    """Records per split by one facet (language, register, period), then positives per tactic
+    by that facet over all splits; values no record has are left out."""
+    everything = [r for records in corpus.values() for r in records]
+    used = [v for v in values if any(key(r) == v for r in everything)]
+    splits = markdown_table(
+        [title, *(f"{s} texts" for s in corpus), "no tactic (all splits)"],
+        [[v, *(sum(key(r) == v for r in records) for records in corpus.values()),
+          sum(key(r) == v and r.is_none for r in everything)] for v in used])
+    per_tactic = markdown_table(
+        ["tactic", *used],
+        [[t, *(sum(key(r) == v and t in r.labels for r in everything) for v in used)]
+         for t in tactics])
+    return f"### By {title}\n\n{splits}\n\nPositives per tactic by {title} (all splits):\n\n{per_tactic}"
 
 
 def _multi_share(records: list[Record]) -> float:
