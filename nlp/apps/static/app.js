@@ -119,6 +119,8 @@ function showResult(text, result) {
     list.append(...nearMisses.map((id) => tacticCard(id, result, true)));
   }
   $("no-tactics").hidden = result.labels.length > 0;
+  $("result-meta").textContent =
+    `Language: ${result.lang} · model ${result.model}` + (result.note ? ` · ${result.note}` : "");
   renderSnippet(text, result.evidence);
   setChoices(result.labels);
   $("feedback-status").textContent = "";
