@@ -45,9 +45,11 @@ def snippets(limit: int = 200) -> list[str]:
     return [json.loads(line)["text"] for line in lines if line.strip()] or FALLBACK
 
 
-def start_server(model: str | None, port: int, data_dir: Path) -> subprocess.Popen:
-    """`tactics serve` on loopback, its feedback database and log in ``data_dir``."""
-    command = [sys.executable, "-m", "nlp", "serve", "--port", str(port)]
+def start_server(model: str | None, port: int, data_dir: Path,
+                 extra: list[str] = ()) -> subprocess.Popen:
+    """`tactics serve` on loopback (with ``extra`` options), its feedback database and log in
+    ``data_dir``."""
+    command = [sys.executable, "-m", "nlp", "serve", "--port", str(port), *extra]
     command += ["--model", model] if model else []
     env = {**os.environ, "TACTICS_DATA_DIR": str(data_dir)}
     with (data_dir / "server.log").open("w") as log:

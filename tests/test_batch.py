@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pandas as pd
 import pyarrow.parquet as pq
@@ -20,6 +21,7 @@ from typer.testing import CliRunner
 from nlp import DataError, load_model
 from nlp.apps.batch import classify_frame, result_columns, run_batch
 from nlp.cli import app
+from nlp.model.predict import MAX_CHARS
 
 from .conftest import ROOT, write_jsonl
 
@@ -94,9 +96,9 @@ def test_classify_frame_matches_predict_and_flags_bad_rows(model, texts):
     out = classify_frame(model, frame, keep_fields=["source"])
     assert list(out.columns) == result_columns(["source"]) and list(out.index) == list(frame.index)
     assert out["id"].tolist() == ["a", "b", "c", "d", 5, "f"]
-    assert out["error"].tolist() == [None, "missing field 'text'", "field 'text' is empty",
+    assert out["error"].tolist() == [None, "field 'text' is null", "field 'text' is empty",
                                      "field 'text' must be a string, not int", None,
-                                     "missing field 'text'"]
+                                     "field 'text' is null"]
     assert out["source"].tolist() == ["x", "y", None, "z", "w", "v"]
     assert out["model"].tolist() == [model.version] * 6
     for row, prediction in zip([0, 4], model.predict(texts[:2], evidence=False)):
@@ -337,12 +339,65 @@ def test_cli_prints_a_summary_and_nothing_when_quiet(small_model, texts, tmp_pat
     source = write_feed(tmp_path / "in.jsonl", feed(texts, 12) + [{"id": "x", "text": ""}])
     args = ["batch", str(source), str(tmp_path / "out.csv"), "--model", str(small_model)]
     result = runner.invoke(app, args)
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 3, result.output     # a row carries an error; all are written
     first, second = result.stderr.strip().splitlines()
     assert first.startswith("13 rows in, 13 rows out, 1 errors;") and second.startswith("tactics:")
     quiet = runner.invoke(app, [*args, "--quiet"])
-    assert quiet.exit_code == 0 and quiet.output == ""
+    assert quiet.exit_code == 3 and quiet.output == ""
     assert len(read_output(tmp_path / "out.csv")) == 13
+    clean = write_feed(tmp_path / "clean.jsonl", feed(texts, 5))
+    assert runner.invoke(app, ["batch", str(clean), str(tmp_path / "clean.csv"), "--model",
+                               str(small_model), "--quiet"]).exit_code == 0
+
+
+def test_a_truncated_text_keeps_its_note(model, texts, tmp_path):
+    long_text = (texts[0] + " ") * (MAX_CHARS // len(texts[0]) + 2)
+    source = write_feed(tmp_path / "in.jsonl", [{"id": "long", "text": long_text},
+                                                {"id": "short", "text": texts[1]}])
+    for suffix in ("jsonl", "csv", "parquet"):
+        run_batch(source, tmp_path / f"out.{suffix}", model=model, quiet=True)
+        records = read_output(tmp_path / f"out.{suffix}")
+        assert records[0]["note"] == model.predict([long_text])[0].note
+        assert str(MAX_CHARS) in records[0]["note"] and records[1]["note"] is None
+    assert result_columns().index("note") == result_columns().index("error") + 1
+
+
+def test_blank_lines_are_counted_in_the_summary(small_model, texts, tmp_path):
+    source = tmp_path / "in.jsonl"
+    lines = [json.dumps(r) for r in feed(texts, 3)]
+    source.write_text(f"{lines[0]}\n\n{lines[1]}\n   \n{lines[2]}\n")
+    result = runner.invoke(app, ["batch", str(source), str(tmp_path / "out.jsonl"), "--model",
+                                 str(small_model)])
+    assert result.exit_code == 0, result.output
+    assert result.stderr.startswith("3 rows in, 3 rows out, 0 errors, 2 blank lines skipped;")
+
+
+@pytest.mark.parametrize("spelling", ["same", "dotted", "link"])
+def test_batch_refuses_to_write_over_its_input(model, texts, tmp_path, spelling):
+    source = write_feed(tmp_path / "feed.jsonl", feed(texts, 3))
+    before = source.read_bytes()
+    if spelling == "link":
+        (tmp_path / "alias.jsonl").symlink_to(source)
+    output = {"same": source, "dotted": tmp_path / "sub" / ".." / "feed.jsonl",
+              "link": tmp_path / "alias.jsonl"}[spelling]
+    (tmp_path / "sub").mkdir()
+    with pytest.raises(DataError, match="the output is the input"):
+        run_batch(source, output, model=model, quiet=True)
+    assert source.read_bytes() == before
+
+
+def test_a_rerun_without_resume_says_it_discards_the_checkpoint(small_model, model, texts,
+                                                                 tmp_path, monkeypatch):
+    source, out = write_feed(tmp_path / "in.jsonl", feed(texts, 30)), tmp_path / "out.jsonl"
+    crash_on_chunk(monkeypatch, model, 3)
+    with pytest.raises(Crash):
+        run_batch(source, out, model=model, chunk_size=5, quiet=True)
+    monkeypatch.undo()
+    result = runner.invoke(app, ["batch", str(source), str(out), "--model", str(small_model),
+                                 "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert result.stderr == "warning: discarding a checkpoint at 10 rows; pass --resume to continue\n"
+    assert len(read_output(out)) == 30
 
 
 @pytest.mark.parametrize("args, message", [
@@ -360,3 +415,81 @@ def test_cli_errors_are_one_line(small_model, texts, tmp_path, args, message):
     assert message in result.stderr and "Traceback" not in result.output
     assert len(result.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "out.jsonl").exists()
+
+
+def _children(pid):
+    """The ids of the live processes whose parent is ``pid`` (from /proc)."""
+    found = []
+    for stat_file in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            state, parent = stat_file.read_text().rsplit(")", 1)[1].split()[:2]
+        except (OSError, IndexError):
+            continue
+        if int(parent) == pid and state != "Z":
+            found.append(int(stat_file.parent.name))
+    return found
+
+
+def _alive(pid):
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def _still_alive_after(pids, seconds):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and any(_alive(pid) for pid in pids):
+        time.sleep(0.1)
+    return [pid for pid in pids if _alive(pid)]
+
+
+def _start_two_worker_job(small_model, texts, tmp_path):
+    source = write_feed(tmp_path / "in.jsonl", feed(texts, 8000))
+    out = tmp_path / "out.jsonl"
+    command = [sys.executable, "-m", "nlp", "batch", str(source), str(out), "--model",
+               str(small_model), "--chunk-size", "20", "--workers", "2", "--quiet"]
+    job = subprocess.Popen(command, cwd=ROOT, stderr=subprocess.PIPE, text=True)
+    checkpoint = tmp_path / f".{out.name}.checkpoint.json"
+    _wait_for_progress(checkpoint, job, rows=40)
+    helpers = _children(job.pid)          # the two workers and multiprocessing's resource tracker
+    assert len(helpers) >= 2, helpers
+    return job, source, out, checkpoint, helpers
+
+
+def _kill_leftovers(pids):
+    for pid in pids:
+        if _alive(pid):
+            os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_workers_and_the_resource_tracker_exit_when_the_job_is_killed(small_model, texts,
+                                                                      tmp_path):
+    job, _, _, _, helpers = _start_two_worker_job(small_model, texts, tmp_path)
+    try:
+        os.kill(job.pid, signal.SIGKILL)
+        job.wait(timeout=60)
+        assert _still_alive_after(helpers, 20) == []
+    finally:
+        _kill_leftovers(helpers)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_sigterm_stops_the_job_cleanly_keeping_its_checkpoint(small_model, texts, tmp_path):
+    job, source, out, checkpoint, helpers = _start_two_worker_job(small_model, texts, tmp_path)
+    try:
+        os.kill(job.pid, signal.SIGTERM)
+        _, stderr = job.communicate(timeout=60)
+        assert _still_alive_after(helpers, 20) == []
+    finally:
+        _kill_leftovers(helpers)
+    done = json.loads(checkpoint.read_text())["rows"]
+    assert job.returncode == 143 and 40 <= done < 8000
+    assert stderr == (f"error: stopped by SIGTERM; the checkpoint at {done:,} rows is kept: "
+                      f"run the same command with --resume to continue\n")
+    assert not out.exists()
+    result = runner.invoke(app, ["batch", str(source), str(out), "--model", str(small_model),
+                                 "--chunk-size", "20", "--resume"])
+    assert result.exit_code == 0 and f"resumed after {done:,}" in result.stderr
+    assert [r["id"] for r in read_output(out)] == [f"r{i:05d}" for i in range(8000)]

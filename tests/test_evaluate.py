@@ -150,11 +150,14 @@ def test_agreement_per_tactic():
     assert result["exact_set_match"] == 0.75
 
 
-def test_learning_curve_writes_figures(small_corpus, tmp_path):
+def test_learning_curve_writes_figures(small_corpus, tmp_path, caplog):
+    caplog.set_level("INFO", logger="nlp")
     result = learning_curve(data_dir=small_corpus, out_dir=tmp_path, fractions=(0.5, 1.0),
                             params={"cv": 3, "max_char_features": 5000})
     sizes = [p["train_records"] for p in result["points"]]
     assert sizes == [200, 400]
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("nlp.")] == [
+        "training on 50% of train (200 records)", "training on 100% of train (400 records)"]
     assert (tmp_path / "learning_curve.png").exists() and "| 100% | 400 |" in (tmp_path / "learning_curve.md").read_text()
 
 
@@ -193,3 +196,23 @@ def test_committed_report_and_readme_figures_match_the_default_model():
     readme = (ROOT / "README.md").read_text()
     assert (f"| default model | {test['macro_f1']:.3f} | {test['micro_f1']:.3f} | "
             f"{test['none_fpr_hard_negative']:.3f} |") in readme
+
+
+def test_long_commands_print_stage_lines_unless_quiet(small_model, small_corpus, tmp_path):
+    from typer.testing import CliRunner
+
+    from nlp.cli import app
+
+    version = json.loads((small_model / "model.json").read_text())["model_version"]
+    args = ["evaluate", "--model", str(small_model), "--data", str(small_corpus), "--folds", "2"]
+    loud = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "loud")])
+    assert loud.exit_code == 0, loud.output
+    stages = loud.stderr.splitlines()
+    assert [line.split("s] ", 1)[1] for line in stages] == [
+        f"scoring {version} on the 150 test records",
+        "fitting the baselines; drawing the plots",
+        "2-fold cross-validation on the 400 train records"]
+    assert all(line.startswith("[") for line in stages)
+    quiet = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "quiet"), "--quiet"])
+    assert quiet.exit_code == 0 and quiet.stderr == ""
+    assert quiet.stdout.startswith("wrote ")

@@ -2,13 +2,16 @@
 
 import json
 import pickle
+import re
 import shutil
 
 import numpy as np
 import pytest
 import skops.io as sio
+from typer.testing import CliRunner
 
 from nlp import load_model
+from nlp.cli import app
 from nlp.model.artifact import META_FILE, MODEL_FILE
 from nlp.model.classifier import TacticClassifier
 from nlp.corpus.dataset import corpus_hash, label_matrix, load_corpus
@@ -139,7 +142,8 @@ def test_incompatible_versions_and_foreign_tactics_are_refused(small_model, tmp_
                thresholds={t: 0.5 for t in ["russophobia"] + load_taxonomy().ids[1:]})
     with pytest.raises(ModelError, match="not in the taxonomy \\(russophobia\\)"):
         load_model(target)
-    _edit_meta(target, tactics=load_taxonomy().ids[:3])
+    _edit_meta(target, tactics=load_taxonomy().ids[:3],
+               thresholds={t: 0.5 for t in load_taxonomy().ids})
     with pytest.raises(ModelError, match="scores 15 tactics but model.json lists 3"):
         load_model(target)
     with pytest.raises(ModelError, match="model directory not found"):
@@ -162,3 +166,69 @@ def test_the_default_model_was_trained_on_the_committed_corpus():
 def test_default_model_is_small():
     size = sum(p.stat().st_size for p in (ROOT / "models" / "default").iterdir())
     assert size < 15 * 2**20
+
+
+def _set_threshold(value):
+    def damage(directory):
+        text = (directory / META_FILE).read_text()
+        meta = json.loads(text)
+        tactic = meta["tactics"][0]
+        meta["thresholds"][tactic] = "PLACEHOLDER"
+        (directory / META_FILE).write_text(json.dumps(meta).replace('"PLACEHOLDER"', value))
+    return damage
+
+
+def _nested(levels):
+    def damage(directory):
+        meta = json.loads((directory / META_FILE).read_text())
+        meta["metrics"]["deep"] = "PLACEHOLDER"
+        text = json.dumps(meta).replace('"PLACEHOLDER"', "[" * levels + "]" * levels)
+        (directory / META_FILE).write_text(text)
+    return damage
+
+
+def _edited(**changes):
+    return lambda directory: _edit_meta(directory, **changes)
+
+
+@pytest.mark.parametrize("damage, message", [
+    (_set_threshold("Infinity"), "Infinity is not a number JSON allows"),
+    (_set_threshold("NaN"), "NaN is not a number JSON allows"),
+    (_set_threshold("1e999"), "the threshold of talks_good_faith is inf; thresholds must be "
+                              "numbers from 0 to 1"),
+    (_set_threshold("1.5"), "the threshold of talks_good_faith is 1.5"),
+    (_set_threshold("-0.1"), "the threshold of talks_good_faith is -0.1"),
+    (_set_threshold('"0.5"'), "the threshold of talks_good_faith is '0.5'"),
+    (_set_threshold("true"), "the threshold of talks_good_faith is True"),
+    (_nested(100_000), "nested too deeply"),
+    (_nested(40), "nested too deeply"),
+    (_edited(tactics="us_decline"), "'tactics' must be a non-empty list of distinct tactic ids"),
+    (_edited(tactics=[]), "'tactics' must be a non-empty list"),
+    (_edited(thresholds=[0.5]), "'thresholds' must be an object"),
+    (_edited(thresholds={"talks_good_faith": 0.5}), "'thresholds' has no threshold for "
+                                                    "blame_talks_failure"),
+    (_edited(model_version=""), "'model_version' must be a non-empty string"),
+    (_edited(storage="pickle"), "'storage' must be 'skops' or 'spacy'"),
+    (_edited(families=["x"]), "'families' must be an object of strings"),
+    (_edited(languages="en"), "'languages' must be a list of language codes"),
+    (lambda d: (d / META_FILE).write_text("[1, 2]"), "must hold a JSON object, not list"),
+])
+def test_model_json_is_checked_against_its_schema(small_model, tmp_path, damage, message):
+    target = _copy_model(small_model, tmp_path)
+    damage(target)
+    with pytest.raises(ModelError, match=re.escape(message)) as refused:
+        load_model(target)
+    assert str(refused.value).startswith(str(target / META_FILE))
+    assert "\n" not in str(refused.value)
+    result = CliRunner().invoke(app, ["predict", "a text", "--model", str(target)])
+    assert result.exit_code == 1 and len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.output
+
+
+def test_model_json_may_carry_keys_of_newer_models(small_model, tmp_path):
+    target = _copy_model(small_model, tmp_path)
+    _edit_meta(target, languages=["en", "ru", "uk"], encoder="a-multilingual-encoder",
+               metrics={"test": {"by_language": {"ru": {"macro_f1": 0.61}}}},
+               anything_else={"new": [1, 2, 3]})
+    _set_threshold("1")(target)              # the edges of [0, 1] are allowed
+    assert load_model(target).meta["languages"] == ["en", "ru", "uk"]

@@ -2,6 +2,8 @@
 
 import gzip
 import json
+import os
+import stat
 
 import pytest
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
@@ -58,10 +60,13 @@ def test_module_level_predict_accepts_one_text_or_many(small_model):
     assert one[0].scores == many[0].scores
 
 
-@pytest.mark.parametrize("bad", ["", "   \n", None, 42])
-def test_bad_texts_raise_input_error(model, bad):
-    with pytest.raises(InputError, match="text #1"):
-        model.predict(["fine text", bad])
+@pytest.mark.parametrize("bad, problem", [("", "is empty"), ("   \n", "is empty"),
+                                          (None, "is null"), (42, "must be a string, not int")])
+def test_bad_texts_raise_input_error_naming_which_text(model, bad, problem):
+    with pytest.raises(InputError, match=f"^text 2 of 3 {problem}$"):
+        model.predict(["fine text", bad, "another fine text"])
+    with pytest.raises(InputError, match=f"^the text {problem}$"):
+        model.predict([bad])
 
 
 def test_very_long_text_is_truncated_with_a_note(model):
@@ -82,15 +87,16 @@ def test_cli_single_text_human_view(small_model):
     assert result.exit_code == 0 and "model" in result.stdout
 
 
-@pytest.mark.parametrize("args, message", [
-    (["   "], "error: text #0: text is empty"),
-    ([], "error: give either a TEXT argument or --input FILE"),
-    (["--input", "does-not-exist.jsonl"], "input file not found"),
-    (["--input", "feed.xml"], "cannot tell the format"),
+@pytest.mark.parametrize("args, message, code", [
+    (["   "], "error: the text is empty", 3),
+    ([], "error: give either a TEXT argument or --input FILE", 2),
+    (["--input", "does-not-exist.jsonl"], "input file not found", 1),
+    (["--input", "feed.xml"], "cannot tell the format", 1),
+    (["--input", "in.jsonl", "--output", "out.csv"], "`tactics batch INPUT OUTPUT` writes CSV", 1),
 ])
-def test_cli_errors_are_one_line_and_nonzero(small_model, args, message):
+def test_cli_errors_are_one_line_with_the_documented_exit_code(small_model, args, message, code):
     result = runner.invoke(app, ["predict", *args, "--model", str(small_model)])
-    assert result.exit_code == 1
+    assert result.exit_code == code
     assert message in result.stderr
     assert "Traceback" not in result.output and len(result.stderr.strip().splitlines()) == 1
 
@@ -108,20 +114,91 @@ def test_cli_file_keeps_ids_and_flags_every_bad_record(small_model, tmp_path):
         {"id": "d", "text": "   "},
         b'{"id": "e", "text": "caf\xe9"}',
         {"id": "f", "text": 17},
+        "",
         {"id": "g", "text": "Lviv opens a new tram line."},
+        {"id": "h", "text": None},
+        "   ",
     ])
     out = tmp_path / "out.jsonl"
     result = runner.invoke(app, ["predict", "--input", str(source), "--output", str(out),
                                  "--model", str(small_model)])
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 3, result.output      # some rows carry an error; all are written
     records = [json.loads(line) for line in out.read_text().splitlines()]
-    assert [r["id"] for r in records] == ["a", 2, "c", "d", 5, "f", "g"]
+    assert [r["id"] for r in records] == ["a", 2, "c", "d", 5, "f", "g", "h"]
     errors = {r["id"]: r["error"] for r in records if "error" in r}
     assert errors == {2: errors[2], "c": "missing field 'text'", "d": "field 'text' is empty",
-                      5: "line is not valid UTF-8", "f": "field 'text' must be a string, not int"}
+                      5: "line is not valid UTF-8", "f": "field 'text' must be a string, not int",
+                      "h": "field 'text' is null"}
     assert errors[2].startswith("not valid JSON")
     assert {"labels", "scores", "evidence", "model"} <= set(records[0])
-    assert "7 records classified, 5 with errors" in result.stderr
+    assert "8 records classified, 6 with errors; 2 blank lines skipped" in result.stderr
+
+
+def test_cli_exit_code_is_0_when_every_record_is_classified(small_model, tmp_path):
+    source = write_jsonl(tmp_path / "in.jsonl", [{"id": "a", "text": PROPAGANDA}])
+    result = runner.invoke(app, ["predict", "--input", str(source), "--model", str(small_model)])
+    assert result.exit_code == 0 and "1 records classified, 0 with errors" in result.stderr
+
+
+@pytest.mark.parametrize("name", ["out.jsonl.gz", "out.json.gz", "out.ndjson"])
+def test_cli_output_is_in_the_format_its_extension_names(small_model, tmp_path, name):
+    source = write_jsonl(tmp_path / "in.jsonl", [{"id": "a", "text": PROPAGANDA}])
+    out = tmp_path / name
+    result = runner.invoke(app, ["predict", "--input", str(source), "--output", str(out),
+                                 "--model", str(small_model)])
+    assert result.exit_code == 0, result.output
+    opener = gzip.open if name.endswith(".gz") else open
+    with opener(out, "rt", encoding="utf-8") as handle:
+        assert [json.loads(line)["id"] for line in handle] == ["a"]
+
+
+@pytest.mark.parametrize("name", ["out.csv", "out.csv.gz", "out.parquet", "out.txt"])
+def test_cli_refuses_an_output_in_a_format_it_does_not_write(small_model, tmp_path, name):
+    source = write_jsonl(tmp_path / "in.jsonl", [{"id": "a", "text": PROPAGANDA}])
+    result = runner.invoke(app, ["predict", "--input", str(source), "--output",
+                                 str(tmp_path / name), "--model", str(small_model)])
+    assert result.exit_code == 1 and "this command writes JSON lines" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.jsonl"]
+
+
+@pytest.mark.parametrize("spelling", ["same", "dotted", "link"])
+def test_cli_refuses_to_write_over_its_input(small_model, tmp_path, monkeypatch, spelling):
+    source = write_jsonl(tmp_path / "feed.jsonl", [{"id": "a", "text": PROPAGANDA}])
+    before = source.read_bytes()
+    monkeypatch.chdir(tmp_path)
+    if spelling == "link":
+        (tmp_path / "alias.jsonl").symlink_to(source)
+    output = {"same": str(source), "dotted": "./sub/../feed.jsonl", "link": "alias.jsonl"}[spelling]
+    (tmp_path / "sub").mkdir()
+    result = runner.invoke(app, ["predict", "--input", "feed.jsonl", "--output", output,
+                                 "--model", str(small_model)])
+    assert result.exit_code == 1 and "the output is the input" in result.stderr
+    assert source.read_bytes() == before
+
+
+def test_output_files_get_the_mode_the_umask_gives(small_model, tmp_path):
+    source = write_jsonl(tmp_path / "in.jsonl", [{"id": "a", "text": PROPAGANDA}])
+    previous = os.umask(0o022)
+    try:
+        for umask, mode in ((0o022, 0o644), (0o027, 0o640)):
+            os.umask(umask)
+            out = tmp_path / f"out-{umask:o}.jsonl"
+            result = runner.invoke(app, ["predict", "--input", str(source), "--output", str(out),
+                                         "--model", str(small_model)])
+            assert result.exit_code == 0, result.output
+            assert stat.S_IMODE(out.stat().st_mode) == mode
+    finally:
+        os.umask(previous)
+
+
+def test_no_tactic_view_names_the_tactic_with_the_highest_score(small_model, model):
+    text = "The council voted to repave the market square next spring."
+    [result] = model.predict([text])
+    assert not result.labels
+    top = max(result.scores, key=result.scores.get)
+    shown = runner.invoke(app, ["predict", text, "--model", str(small_model)])
+    assert shown.exit_code == 0
+    assert f"no tactic (highest score: {top} {result.scores[top]:.2f})" in shown.stdout
 
 
 def test_cli_reads_csv_text_lines_gzip_and_stdin(small_model, tmp_path):
@@ -138,7 +215,7 @@ def test_cli_reads_csv_text_lines_gzip_and_stdin(small_model, tmp_path):
     outputs = {}
     for name, (args, stdin) in runs.items():
         result = runner.invoke(app, ["predict", *args, "--model", str(small_model)], input=stdin)
-        assert result.exit_code == 0, (name, result.output)
+        assert result.exit_code == (3 if name == "csv" else 0), (name, result.output)
         outputs[name] = [json.loads(line) for line in result.stdout.splitlines()]
     assert [r["id"] for r in outputs["csv"]] == ["x1", "x2"] and "error" in outputs["csv"][1]
     assert [r["id"] for r in outputs["txt"]] == [1, 3]

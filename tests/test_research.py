@@ -150,6 +150,12 @@ def test_the_whole_loop(small_corpus, tmp_path):
                     "--name", "clean", "--data", data, "--data-out", merged,
                     "--models-dir", models, "--out", evaluation, "--params", json.dumps(SMALL_PARAMS))
     assert result.exit_code == 0, result.output
+    report = json.loads((evaluation / "compare-blind-clean.json").read_text())
+    macro = report["macro_f1"]
+    assert (f"macro F1 {macro['old_macro_f1']:.3f} -> {macro['new_macro_f1']:.3f} "
+            f"(delta {macro['delta']:+.3f}, 95% CI") in result.stdout       # the verdict
+    assert "promotion: allowed" in result.stdout
+    assert "[" in result.stderr and "training clean (tfidf) on" in result.stderr   # stage lines
     assert f"duplicate of train record {train0.id!r}" in result.output
     assert "near-duplicate (word 5-gram Jaccard" in result.output and repr(test0.id) in result.output
     assert f"conflict with train record {train1.id!r}" in result.output
@@ -183,6 +189,15 @@ def test_the_whole_loop(small_corpus, tmp_path):
     assert "refusing to promote" in result.output and "--force" in result.output
     assert result.output.count(" F1 ") >= 3 and "95% CI" in result.output
     assert load_model(models / "default").meta["name"] == "clean"
+
+    # compare two existing models without training: the same verdict, and the report files
+    result = invoke("compare-models", models / "default", backup, "--out", tmp_path / "cmp",
+                    "--data", merged, "--quiet")
+    assert result.exit_code == 0, result.output
+    assert "promotion: refused unless --force" in result.stdout and result.stderr == ""
+    report = json.loads((tmp_path / "cmp" / "compare-clean-blind.json").read_text())
+    assert report["old"]["name"] == "clean" and report["new"]["name"] == "blind"
+    assert f"-> {report['macro_f1']['new_macro_f1']:.3f}" in result.stdout
 
     listing = invoke("models", "--models-dir", models)
     rows = {line.split()[1] if line.startswith("*") else line.split()[0]: line

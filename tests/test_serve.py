@@ -2,6 +2,9 @@
 
 import json
 import sqlite3
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -15,7 +18,7 @@ from nlp import (  # noqa: E402
 from nlp.cli import app as cli  # noqa: E402
 from nlp.corpus.dataset import load_split  # noqa: E402
 from nlp.apps.feedback import DB_FILE, FeedbackStore, default_db_path  # noqa: E402
-from nlp.apps.serve import LOOPBACK_NAMES, create_app, is_loopback  # noqa: E402
+from nlp.apps.serve import LOOPBACK_NAMES, PIECE_CHARS, create_app, is_loopback  # noqa: E402
 
 from .conftest import write_jsonl  # noqa: E402
 
@@ -48,10 +51,11 @@ def stored_rows(db):
 # ---- read-only endpoints -------------------------------------------------------------------
 
 def test_healthz_reports_model_and_limits(model, db):
-    client = TestClient(create_app(model, db_path=db, max_chars=500, max_batch=3))
+    client = TestClient(create_app(model, db_path=db, max_chars=500, max_batch=3,
+                                   max_request_chars=900, max_pending=5))
     assert client.get("/healthz").json() == {
         "status": "ok", "model": model.version, "max_chars": 500, "max_batch": 3,
-        "feedback_requires_token": False}
+        "max_request_chars": 900, "max_pending": 5, "feedback_requires_token": False}
 
 
 def test_labels_is_the_taxonomy(client):
@@ -66,14 +70,24 @@ def test_model_endpoint_serves_model_json(client, model, small_model):
     assert body["model_version"] == model.version and set(body["thresholds"]) == set(model.tactics)
 
 
-def test_page_static_files_and_docs(client):
+def test_page_static_files_and_the_api_schema(client):
     page = client.get("/")
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
-    assert 'id="snippet"' in page.text
+    assert 'id="snippet"' in page.text and 'href="/openapi.json"' in page.text
     assert "script-src 'self'" in page.headers["content-security-policy"]
     assert client.get("/static/app.js").status_code == 200
-    assert client.get("/docs").status_code == 200
     assert {"/v1/predict", "/v1/feedback", "/v1/labels"} <= set(client.get("/openapi.json").json()["paths"])
+
+
+@pytest.mark.parametrize("path", ["/", "/docs", "/redoc", "/docs/oauth2-redirect"])
+def test_nothing_served_loads_from_another_site(client, path):
+    """Offline, a page whose scripts come from a CDN is blank: every page loads only its own
+    files, and the CDN-backed documentation pages are not served."""
+    response = client.get(path)
+    if path == "/":
+        assert "http://" not in response.text and "https://" not in response.text
+    else:
+        assert response.status_code == 404 and "cdn" not in response.text
 
 
 @pytest.mark.parametrize("path", ["/static/%2e%2e/feedback.py", "/static/..%2ffeedback.py",
@@ -93,7 +107,7 @@ def test_predict_batch_gives_the_records_the_cli_writes(client, small_model, tmp
     out = tmp_path / "out.jsonl"
     ran = CliRunner().invoke(cli, ["predict", "--input", str(source), "--output", str(out),
                                    "--model", str(small_model)])
-    assert ran.exit_code == 0, ran.output
+    assert ran.exit_code == 3, ran.output           # a record carries an error
     expected = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
 
     response = client.post("/v1/predict", json={"items": items})
@@ -133,6 +147,95 @@ def test_text_over_the_limit_is_413_naming_it(strict, db, path, body):
     assert not db.exists() or stored_rows(db) == []
 
 
+def test_request_over_the_total_characters_cap_is_413(model, db):
+    client = TestClient(create_app(model, db_path=db, max_chars=100, max_request_chars=250))
+    items = [{"id": i, "text": "x" * 90} for i in range(3)]
+    response = client.post("/v1/predict", json={"items": items})
+    assert response.status_code == 413
+    assert response.json() == {"error": "the request holds 270 characters of text; the limit is "
+                                        "250 per request (send fewer texts per request)",
+                               "limit": 250}
+    assert client.post("/v1/predict", json={"items": items[:2]}).status_code == 200
+
+
+@pytest.mark.parametrize("headers", [{"Content-Type": "text/plain"}, {},
+                                     {"Content-Type": "application/x-www-form-urlencoded"}])
+def test_a_body_sent_without_the_json_content_type_is_415_naming_it(client, headers):
+    response = client.post("/v1/predict", content=json.dumps({"text": PROPAGANDA}),
+                           headers=headers)
+    assert response.status_code == 415
+    assert "Content-Type: application/json" in response.json()["error"]
+    ok = client.post("/v1/predict", content=json.dumps({"text": PROPAGANDA}),
+                     headers={"Content-Type": "application/json; charset=utf-8"})
+    assert ok.status_code == 200
+
+
+def _blocking(model, monkeypatch):
+    """Make ``model.predict`` log the length of each call's first text and hold its first call
+    until released."""
+    calls, started, release = [], threading.Event(), threading.Event()
+    predict = model.predict
+
+    def held(texts, **options):
+        calls.append([len(t) for t in texts])
+        if len(calls) == 1:
+            started.set()
+            assert release.wait(30)
+        return predict(texts, **options)
+
+    monkeypatch.setattr(model, "predict", held)
+    return calls, started, release
+
+
+def _wait_until(condition, seconds=30):
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+
+
+def test_a_full_queue_answers_503_with_retry_after(small_model, db, monkeypatch):
+    model = load_model(small_model)
+    _, started, release = _blocking(model, monkeypatch)
+    app = create_app(model, db_path=db, max_pending=1, lanes=1)
+    with TestClient(app) as client, ThreadPoolExecutor(1) as pool:
+        first = pool.submit(client.post, "/v1/predict", json={"text": PROPAGANDA})
+        assert started.wait(30)
+        busy = client.post("/v1/predict", json={"text": "Another text."})
+        release.set()
+        assert first.result().status_code == 200
+        again = client.post("/v1/predict", json={"text": "Another text."})
+    assert busy.status_code == 503
+    retry = int(busy.headers["Retry-After"])
+    assert busy.json() == {"error": f"the server is busy: 1 requests are being classified or "
+                                    f"waiting; retry after {retry} s", "retry_after": retry}
+    assert 1 <= retry <= 60 and again.status_code == 200
+
+
+def test_a_small_request_is_not_stuck_behind_a_large_one(small_model, db, monkeypatch):
+    """On one lane, a one-sentence request that arrives while a large request is being
+    classified runs after the large request's current piece, not after all of it."""
+    model = load_model(small_model)
+    calls, started, release = _blocking(model, monkeypatch)
+    app = create_app(model, db_path=db, lanes=1)
+    long_texts = [(PROPAGANDA + " ") * (PIECE_CHARS // len(PROPAGANDA) + 1 + i) for i in range(3)]
+    large = {"items": [{"id": i, "text": text} for i, text in enumerate(long_texts)],
+             "evidence": False}
+    with TestClient(app) as client, ThreadPoolExecutor(2) as pool:
+        big = pool.submit(client.post, "/v1/predict", json=large)
+        assert started.wait(30)
+        small = pool.submit(client.post, "/v1/predict", json={"text": "Talks resume on Monday."})
+        _wait_until(lambda: app.state.scheduler.pending == 2)
+        release.set()
+        assert small.result().status_code == 200 and big.result().status_code == 200
+    sizes = [len(t) for t in long_texts]
+    assert calls == [[sizes[0]], [len("Talks resume on Monday.")], [sizes[1]], [sizes[2]]]
+    monkeypatch.undo()
+    expected = [{"id": i, **p.to_dict()} for i, p in enumerate(model.predict(long_texts,
+                                                                             evidence=False))]
+    assert big.result().json()["results"] == expected
+
+
 def test_batch_over_the_limit_is_413(strict):
     items = [{"id": i, "text": "short text"} for i in range(3)]
     response = strict.post("/v1/predict", json={"items": items})
@@ -151,6 +254,12 @@ def test_batch_over_the_limit_is_413(strict):
     ("/v1/feedback", {"text": "a text"}, "labels: Field required"),
     ("/v1/feedback", {"text": "a text", "labels": "us_decline"}, "labels: Input should be a valid list"),
     ("/v1/feedback", {"text": "   ", "labels": []}, "text is empty"),
+    ("/v1/predict", {"text": None}, "text is null"),
+    ("/v1/predict", {"text": "a", "evidnce": False}, "evidnce: Extra inputs are not permitted"),
+    ("/v1/predict", {"items": [{"id": 1, "text": "a", "lang": "en"}]},
+     "items.0.lang: Extra inputs are not permitted"),
+    ("/v1/feedback", {"text": "a text", "labels": [], "tags": ["x"]},
+     "tags: Extra inputs are not permitted"),
 ])
 def test_malformed_body_is_422_with_a_readable_message(client, path, body, hint):
     kwargs = {"content": body, "headers": {"Content-Type": "application/json"}} \
@@ -245,11 +354,17 @@ def test_token_guards_feedback_but_not_prediction(model, db):
     assert client.post("/v1/predict", json={"text": PROPAGANDA}).status_code == 200
 
 
-def test_allowed_hosts_refuse_other_host_headers(model, db):
+def test_allowed_hosts_refuse_other_host_headers_with_a_json_error(model, db):
     client = TestClient(create_app(model, db_path=db, allowed_hosts=LOOPBACK_NAMES),
                         base_url="http://127.0.0.1:8000")
     assert client.get("/healthz").status_code == 200
-    assert client.get("/healthz", headers={"Host": "rebound.example:8000"}).status_code == 400
+    for host in ("localhost:8000", "[::1]:8000", "LOCALHOST"):
+        assert client.get("/healthz", headers={"Host": host}).status_code == 200, host
+    refused = client.get("/healthz", headers={"Host": "rebound.example:8000"})
+    assert refused.status_code == 400 and refused.headers["content-type"] == "application/json"
+    assert refused.json() == {"error": "this server does not answer to the Host "
+                                       "'rebound.example:8000'; use one of 127.0.0.1, [::1], "
+                                       "localhost"}
 
 
 @pytest.mark.parametrize("host, loopback", [
@@ -288,6 +403,36 @@ def test_serve_starts_with_a_token_from_the_environment(fake_uvicorn, small_mode
     assert options == {"host": "0.0.0.0", "port": 9001, "log_level": "info"}
     assert TestClient(served).get("/healthz").json()["feedback_requires_token"] is True
     assert (tmp_path / DB_FILE).exists()
+
+
+def test_a_token_on_the_command_line_is_warned_about(fake_uvicorn, small_model, tmp_path):
+    args = ["serve", "--host", "0.0.0.0", "--model", str(small_model), "--db",
+            str(tmp_path / DB_FILE)]
+    argued = CliRunner().invoke(cli, [*args, "--token", "s3cret"])
+    assert argued.exit_code == 0, argued.output
+    assert "warning: --token on the command line is visible to every user" in argued.stderr
+    assert "$TACTICS_TOKEN" in argued.stderr and "--token-file" in argued.stderr
+    from_env = CliRunner().invoke(cli, args, env={"TACTICS_TOKEN": "s3cret"})
+    assert from_env.exit_code == 0 and "warning" not in from_env.stderr
+
+
+def test_the_token_can_come_from_a_file(fake_uvicorn, small_model, tmp_path):
+    token_file = tmp_path / "token"
+    token_file.write_text("s3cret\n")
+    args = ["serve", "--host", "0.0.0.0", "--model", str(small_model), "--db",
+            str(tmp_path / DB_FILE), "--token-file", str(token_file)]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0 and "warning" not in result.stderr
+    [(served, _)] = fake_uvicorn
+    body = {"text": PROPAGANDA, "labels": []}
+    assert TestClient(served).post("/v1/feedback", json=body).status_code == 401
+    assert TestClient(served).post("/v1/feedback", json=body,
+                                   headers={"Authorization": "Bearer s3cret"}).status_code == 201
+    twice = CliRunner().invoke(cli, args, env={"TACTICS_TOKEN": "other"})
+    assert twice.exit_code == 2 and "give the token once" in twice.stderr
+    token_file.write_text("\n")
+    empty = CliRunner().invoke(cli, args)
+    assert empty.exit_code == 1 and "the first line is empty" in empty.stderr
 
 
 def test_serve_reports_a_bad_model_in_one_line(fake_uvicorn, tmp_path):

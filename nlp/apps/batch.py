@@ -8,9 +8,13 @@ resumable, parallel job around it.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
+import logging
 import os
+import signal
 import sys
+import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -36,11 +40,13 @@ from rich.text import Text
 from ..errors import DataError, TacticsError
 from ..model.predict import TacticModel, _chunks, load_model
 from ..io.readers import Row, estimate_rows, iter_rows, text_error
-from ..io.writers import FrameEncoder, frame_encoder, resumable_output
+from ..io.writers import FrameEncoder, check_not_input, frame_encoder, resumable_output
 
 __all__ = ["classify_frame", "run_batch", "result_columns", "result_schema", "format_summary"]
 
-RESULT_COLUMNS = ("id", "labels", "scores", "uncertain", "model", "lang", "error")
+RESULT_COLUMNS = ("id", "labels", "scores", "uncertain", "model", "lang", "error", "note")
+PR_SET_PDEATHSIG = 1          # linux/prctl.h: the signal a process gets when its parent dies
+log = logging.getLogger(__name__)
 
 
 def result_columns(keep_fields: Sequence[str] = (), evidence: bool = False) -> list[str]:
@@ -71,7 +77,8 @@ def classify_frame(model: TacticModel, frame: pd.DataFrame, *, text_field: str =
 
     Columns (all ``object``): ``id`` (the id field, else the row's 1-based position in the
     frame), ``labels``, ``scores`` (tactic -> probability), ``uncertain``, ``model``, ``error``,
-    ``evidence`` when asked for, then ``keep_fields``. A row whose text is missing, empty or not a
+    ``note`` (set when a long text was truncated), ``evidence`` when asked for, then
+    ``keep_fields``. A row whose text is missing, empty or not a
     string, or whose ``error`` column is already set (the readers mark undecodable lines so),
     gets an ``error`` and None for labels, scores and uncertain.
     """
@@ -85,14 +92,15 @@ def classify_frame(model: TacticModel, frame: pd.DataFrame, *, text_field: str =
     errors = [error or text_error(text, text_field)
               for error, text in zip(_values(frame, "error"), texts)]
     good = [i for i, error in enumerate(errors) if error is None]
-    labels, scores, uncertain, found, langs = ([None] * size for _ in range(5))
+    labels, scores, uncertain, found, langs, notes = ([None] * size for _ in range(6))
     for i, result in zip(good, model.predict([texts[i] for i in good], evidence=evidence)):
-        labels[i], scores[i], uncertain[i], found[i], langs[i] = (
-            result.labels, result.scores, result.uncertain, result.evidence, result.lang)
+        labels[i], scores[i], uncertain[i], found[i], langs[i], notes[i] = (
+            result.labels, result.scores, result.uncertain, result.evidence, result.lang, result.note)
     ids = [i if rid is None or rid == "" else rid
            for i, rid in enumerate(_values(frame, id_field), start=1)]
     values = {"id": ids, "labels": labels, "scores": scores, "uncertain": uncertain,
-              "model": [model.version] * size, "lang": langs, "error": errors, "evidence": found,
+              "model": [model.version] * size, "lang": langs, "error": errors, "note": notes,
+              "evidence": found,
               **{name: _values(frame, name) for name in keep_fields}}
     return pd.DataFrame({name: pd.Series(values[name], index=frame.index, dtype=object)
                          for name in columns})
@@ -150,9 +158,30 @@ class _Job:
 _WORKER: tuple[_Job, TacticModel] | None = None   # set once in each worker process
 
 
-def _start_worker(job: _Job, model: TacticModel) -> None:
+def _start_worker(job: _Job, model: TacticModel, parent: int) -> None:
     global _WORKER
+    _leave_with(parent)
     _WORKER = job, model
+
+
+def _leave_with(parent: int) -> None:
+    """Make this worker exit when the batch process that started it dies, however it dies
+    (SIGKILL included): on Linux the kernel kills it, and everywhere a watchdog thread notices
+    that its parent changed. Ctrl-C, which reaches the whole process group, is left to the
+    parent, which stops the pool cleanly."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL))
+    if os.getppid() != parent:          # the parent died before the line above took effect
+        os._exit(1)
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+
+
+def _watch_parent(parent: int, interval: float = 1.0) -> None:
+    while os.getppid() == parent:
+        time.sleep(interval)
+    os._exit(1)
 
 
 def _run_in_worker(columns: dict[str, list]) -> _Chunk:
@@ -168,7 +197,7 @@ def _classify_chunks(job: _Job, model: TacticModel, chunks: Iterable[dict[str, l
         yield from (job.run(model, chunk) for chunk in chunks)
         return
     pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn"),
-                               initializer=_start_worker, initargs=(job, model))
+                               initializer=_start_worker, initargs=(job, model, os.getpid()))
     pending: deque = deque()
     try:
         for chunk in chunks:
@@ -201,6 +230,9 @@ class _Checkpoint:
     def open(cls, output: Path, job: dict, resume: bool) -> _Checkpoint:
         path = output.with_name(f".{output.name}.checkpoint.json")
         if not (resume and path.exists()):
+            if path.exists():
+                log.warning(f"discarding a checkpoint at {_rows_in(path)} rows; pass --resume "
+                            f"to continue")
             path.unlink(missing_ok=True)
             return cls(path, job)
         try:
@@ -217,6 +249,13 @@ class _Checkpoint:
                             f"run without --resume to start over", path=str(path))
         return cls(path, job, *counts, tactics)
 
+    def stopped(self) -> str:
+        """What a stopped job leaves behind, for the message that reports the stop."""
+        if not self.rows:
+            return "no chunk was finished, so there is nothing to resume"
+        return (f"the checkpoint at {self.rows:,} rows is kept: run the same command with "
+                f"--resume to continue")
+
     def add(self, chunk: _Chunk, position: int) -> None:
         """Count a chunk whose output is durably written up to ``position``, and save."""
         self.rows += chunk.rows
@@ -230,9 +269,10 @@ class _Checkpoint:
         temporary.write_text(json.dumps(state), encoding="utf-8")
         os.replace(temporary, self.path)
 
-    def summary(self, resumed_from: int, seconds: float) -> dict:
+    def summary(self, resumed_from: int, seconds: float, blank_lines: int) -> dict:
         """The whole job's counts; the rate is of the rows done in this run."""
         return {"rows_in": self.rows, "rows_out": self.written, "errors": self.errors,
+                "blank_lines": blank_lines,
                 "tactics": dict(self.tactics.most_common()), "resumed_from": resumed_from,
                 "seconds": round(seconds, 3),
                 "rows_per_second": round((self.rows - resumed_from) / max(seconds, 1e-9), 1)}
@@ -246,12 +286,15 @@ def run_batch(input: str | Path, output: str | Path, *, model: TacticModel | str
     optionally .gz, or Parquet): one row per input row, in input order, streamed in chunks.
 
     The output appears only when complete; a checkpoint beside it lets ``resume=True`` continue a
-    killed job without losing or repeating a row. Unless ``quiet``, a progress bar is shown when
-    stderr is a terminal, and a summary is printed on stderr. Returns the summary.
+    killed job without losing or repeating a row. A job stopped by Ctrl-C (or SIGTERM, which the
+    command line turns into the same KeyboardInterrupt) keeps its checkpoint, and the exception
+    carries a note saying so. Unless ``quiet``, a progress bar is shown when stderr is a
+    terminal, and a summary is printed on stderr. Returns the summary.
     """
     input, output = _job_path(input), _job_path(output)
     if not input.is_file():
         raise DataError("input file not found", path=str(input))
+    check_not_input(output, input)
     if workers < 1 or chunk_size < 1:
         raise DataError(f"workers ({workers}) and chunk size ({chunk_size}) must be at least 1")
     model = model if isinstance(model, TacticModel) else load_model(model)
@@ -260,17 +303,24 @@ def run_batch(input: str | Path, output: str | Path, *, model: TacticModel | str
     job = _Job(text_field, id_field, keep_fields, evidence, encoder)
     checkpoint = _Checkpoint.open(output, _describe(input, model, job), resume)
     sink = resumable_output(output, encoder, checkpoint.position if checkpoint.rows else None)
-    resumed_from, started = checkpoint.rows, time.perf_counter()
-    rows = islice(iter_rows(input, text_field=text_field, id_field=id_field), resumed_from, None)
-    with _progress(input, resumed_from, enabled=not quiet and sys.stderr.isatty()) as advance:
-        chunks = (job.columns(chunk) for chunk in _chunks(rows, chunk_size))
-        for result in _classify_chunks(job, model, chunks, workers):
-            checkpoint.add(result, sink.append(result.payload))
-            advance(result.rows)
+    resumed_from, started, skipped = checkpoint.rows, time.perf_counter(), Counter()
+    rows = islice(iter_rows(input, text_field=text_field, id_field=id_field, skipped=skipped),
+                  resumed_from, None)
+    try:
+        with _progress(input, resumed_from, enabled=not quiet and sys.stderr.isatty()) as advance:
+            chunks = (job.columns(chunk) for chunk in _chunks(rows, chunk_size))
+            with contextlib.closing(_classify_chunks(job, model, chunks, workers)) as results:
+                for result in results:      # closing: the pool stops however the loop ends
+                    checkpoint.add(result, sink.append(result.payload))
+                    advance(result.rows)
+    except KeyboardInterrupt as exc:
+        exc.add_note(checkpoint.stopped())
+        raise
     sink.finish()
     checkpoint.path.unlink(missing_ok=True)
     summary = {"input": str(input), "output": str(output),
-               **checkpoint.summary(resumed_from, time.perf_counter() - started)}
+               **checkpoint.summary(resumed_from, time.perf_counter() - started,
+                                    skipped["blank lines"])}
     if not quiet:
         print(format_summary(summary), file=sys.stderr)
     return summary
@@ -281,6 +331,13 @@ def _job_path(path: str | Path) -> Path:
         raise DataError("batch jobs read and write files (a resumed job reads its input again); "
                         "use `tactics predict` for stdin and stdout")
     return Path(path)
+
+
+def _rows_in(checkpoint: Path) -> str:
+    try:
+        return f"{json.loads(checkpoint.read_text(encoding='utf-8'))['rows']:,}"
+    except (OSError, ValueError, KeyError, TypeError):
+        return "an unknown number of"
 
 
 def _describe(input: Path, model: TacticModel, job: _Job) -> dict:
@@ -295,9 +352,11 @@ def _describe(input: Path, model: TacticModel, job: _Job) -> dict:
 def format_summary(summary: dict) -> str:
     """The end-of-job report: rows in and out, errors, throughput, counts per tactic."""
     resumed = f", resumed after {summary['resumed_from']:,}" if summary["resumed_from"] else ""
+    blank = summary.get("blank_lines", 0)
+    skipped = f", {blank:,} blank line{'s' * (blank != 1)} skipped" if blank else ""
     tactics = ", ".join(f"{t} {n:,}" for t, n in summary["tactics"].items()) or "none"
     return (f"{summary['rows_in']:,} rows in, {summary['rows_out']:,} rows out, "
-            f"{summary['errors']:,} errors; {summary['rows_per_second']:,.0f} rows/s over "
+            f"{summary['errors']:,} errors{skipped}; {summary['rows_per_second']:,.0f} rows/s over "
             f"{summary['seconds']:,.1f} s{resumed}\ntactics: {tactics}")
 
 

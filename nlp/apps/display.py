@@ -12,8 +12,9 @@ __all__ = ["show_prediction", "show_validation"]
 def show_prediction(text: str, result: dict, model) -> None:
     console = Console()
     if not result["labels"]:
-        console.print("[bold]no tactic[/bold] (highest score: "
-                      f"{max(result['scores'].values()):.2f})")
+        top = max(result["scores"], key=result["scores"].get)
+        console.print(Text.assemble(("no tactic", "bold"), f" (highest score: {top} "
+                                    f"{result['scores'][top]:.2f})"))
     table = Table("tactic", "family", "score", "evidence", show_lines=False)
     for tactic in result["labels"]:
         evidence = result["evidence"].get(tactic, {})

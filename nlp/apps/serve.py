@@ -6,6 +6,7 @@ only file a request reaches is the feedback database chosen when the app is crea
 
 from __future__ import annotations
 
+import functools
 import hmac
 import ipaddress
 import os
@@ -18,19 +19,25 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.middleware.trustedhost import TrustedHostMiddleware
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..errors import InputError, TacticsError, TaxonomyError
 from .feedback import FeedbackStore
+from .scheduling import Busy, Scheduler
 from ..model.predict import MAX_CHARS, TacticModel, check_text, classify_rows
 from ..io.readers import Row, text_error
 from ..taxonomy import load_taxonomy
 
-__all__ = ["create_app", "is_loopback", "LOOPBACK_NAMES", "DEFAULT_MAX_BATCH"]
+__all__ = ["create_app", "is_loopback", "LOOPBACK_NAMES", "DEFAULT_MAX_BATCH",
+           "DEFAULT_MAX_REQUEST_CHARS", "DEFAULT_MAX_PENDING", "PIECE_CHARS"]
 
 DEFAULT_MAX_BATCH = 64
+DEFAULT_MAX_REQUEST_CHARS = 100_000   # about a second of one core's time, with evidence
+DEFAULT_MAX_PENDING = 64              # requests classified or waiting; more get 503
+PIECE_CHARS = 5_000                   # work is scheduled in pieces this size (see scheduling)
 LOOPBACK_NAMES = ["localhost", "127.0.0.1", "[::1]"]   # Host headers that reach a loopback server
 STATIC_DIR = Path(__file__).with_name("static")
 # The page loads only its own script and stylesheet; inline scripts and handlers never run.
@@ -39,12 +46,17 @@ PAGE_CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; connect-sr
 
 
 class Item(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     id: str | int = Field(description="Your id for the text; echoed in its result.")
     text: str
 
 
 class PredictRequest(BaseModel):
-    """One ``text``, or ``items`` with ids; the answer is one result record per text."""
+    """One ``text``, or ``items`` with ids; the answer is one result record per text. Fields
+    other than these are refused."""
+
+    model_config = ConfigDict(extra="forbid")
 
     text: str | None = None
     items: list[Item] | None = None
@@ -52,6 +64,8 @@ class PredictRequest(BaseModel):
 
     @model_validator(mode="after")
     def _one_of(self) -> PredictRequest:
+        if "text" in self.model_fields_set and self.text is None:
+            raise ValueError("text is null; give a string (or 'items')")
         if (self.text is None) == (self.items is None):
             raise ValueError("give either 'text' or 'items'")
         return self
@@ -61,6 +75,8 @@ class PredictRequest(BaseModel):
 
 
 class FeedbackRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     text: str
     labels: list[str] = Field(description="Every tactic the text advances ([] for none).")
     note: str = Field("", max_length=2000)
@@ -79,18 +95,33 @@ def is_loopback(host: str) -> bool:
 
 def create_app(model: TacticModel, *, db_path: str | Path, token: str | None = None,
                max_chars: int = MAX_CHARS, max_batch: int = DEFAULT_MAX_BATCH,
-               allowed_hosts: list[str] | None = None) -> FastAPI:
+               max_request_chars: int = DEFAULT_MAX_REQUEST_CHARS,
+               max_pending: int = DEFAULT_MAX_PENDING, lanes: int | None = None,
+               piece_chars: int = PIECE_CHARS, allowed_hosts: list[str] | None = None) -> FastAPI:
     """The app serving ``model``. With a ``token``, the feedback endpoints require it as a bearer
     token; with ``allowed_hosts``, requests for any other Host header are refused (which stops
-    DNS-rebinding pages from reaching a loopback server)."""
-    app = FastAPI(title="Narrative tactics", version=model.version,
+    DNS-rebinding pages from reaching a loopback server). Requests are limited to ``max_batch``
+    texts of at most ``max_chars`` characters and ``max_request_chars`` in all (413 beyond);
+    prediction runs on ``lanes`` threads (default: one per core) in pieces of ``piece_chars``
+    through a fair, bounded queue of ``max_pending`` requests (503 with Retry-After beyond; see
+    ``nlp.apps.scheduling``).
+
+    No interactive docs page (it would load its scripts from a CDN): the OpenAPI schema is at
+    ``/openapi.json``."""
+    app = FastAPI(title="Narrative tactics", version=model.version, docs_url=None,
+                  redoc_url=None,
                   description="Tag media snippets with the narrative tactics they advance, and "
                               "store analysts' corrections.")
     if allowed_hosts:
-        app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts)
+        app.add_middleware(HostCheck, allowed=allowed_hosts)
     _add_error_handlers(app)
     store = FeedbackStore(db_path)
-    app.include_router(_api(model, store, token=token, max_chars=max_chars, max_batch=max_batch))
+    limits = {"max_chars": max_chars, "max_batch": max_batch,
+              "max_request_chars": max_request_chars, "max_pending": max_pending}
+    scheduler = Scheduler(lanes=lanes or os.cpu_count() or 1, max_pending=max_pending,
+                          piece_chars=piece_chars)
+    app.state.scheduler = scheduler
+    app.include_router(_api(model, store, scheduler, token=token, limits=limits))
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/", include_in_schema=False)
@@ -101,16 +132,15 @@ def create_app(model: TacticModel, *, db_path: str | Path, token: str | None = N
     return app
 
 
-def _api(model: TacticModel, store: FeedbackStore, *, token: str | None, max_chars: int,
-         max_batch: int) -> APIRouter:
+def _api(model: TacticModel, store: FeedbackStore, scheduler: Scheduler, *, token: str | None,
+         limits: dict[str, int]) -> APIRouter:
     router = APIRouter()
     authorized = _bearer_check(token)
-    # Prediction is CPU-bound: one thread per core runs it and other requests queue in order,
-    # which keeps the tail latency far lower than letting 40 threads fight over the GIL.
-    lane = anyio.CapacityLimiter(os.cpu_count() or 1)
+    # Prediction is CPU-bound: one thread per core runs it, in pieces, through the scheduler's
+    # fair and bounded queue, which keeps the tail latency far lower than letting 40 threads
+    # fight over the GIL, and keeps small requests from waiting behind large ones.
     taxonomy = load_taxonomy().to_dict()
-    settings = {"model": model.version, "max_chars": max_chars, "max_batch": max_batch,
-                "feedback_requires_token": token is not None}
+    settings = {"model": model.version, **limits, "feedback_requires_token": token is not None}
 
     @router.get("/healthz", summary="Liveness, the model version and the request limits")
     def healthz() -> dict:
@@ -130,20 +160,22 @@ def _api(model: TacticModel, store: FeedbackStore, *, token: str | None, max_cha
         labels, scores, evidence, uncertain and model, or an ``error`` for a text that cannot be
         classified."""
         items = request.as_items()
-        _check_limits([item.text for item in items], max_chars, max_batch)
+        _check_limits([item.text for item in items], limits)
         rows = [_row(n, item) for n, item in enumerate(items, start=1)]
-        results = await anyio.to_thread.run_sync(_classify, model, rows, request.evidence,
-                                                 limiter=lane)
+        classify = functools.partial(_classify, model, evidence=request.evidence)
+        results = await scheduler.run(classify, rows, [len(item.text) for item in items])
         return {"results": results}
 
     @router.post("/v1/feedback", status_code=201, dependencies=[Depends(authorized)],
                  summary="Store an analyst's corrected tactic set for a text")
-    def feedback(request: FeedbackRequest) -> dict:
-        _check_limits([request.text], max_chars, max_batch)
-        [predicted] = model.predict([check_text(request.text)], evidence=False)
-        correction = store.add(request.text, request.labels, predicted=predicted.labels,
-                               model_version=model.version, note=request.note,
-                               analyst=request.analyst)
+    async def feedback(request: FeedbackRequest) -> dict:
+        _check_limits([request.text], limits)
+        text = check_text(request.text)
+        [predicted] = await scheduler.run(functools.partial(model.predict, evidence=False),
+                                          [text], [len(text)])
+        correction = await anyio.to_thread.run_sync(functools.partial(
+            store.add, request.text, request.labels, predicted=predicted.labels,
+            model_version=model.version, note=request.note, analyst=request.analyst))
         return correction.to_dict()
 
     @router.get("/v1/feedback/export", dependencies=[Depends(authorized)],
@@ -163,18 +195,25 @@ def _row(number: int, item: Item) -> Row:
     return Row(number, item.id, None if error else item.text, error)
 
 
-def _classify(model: TacticModel, rows: list[Row], evidence: bool) -> list[dict]:
+def _classify(model: TacticModel, rows: list[Row], *, evidence: bool) -> list[dict]:
     return list(classify_rows(model, rows, evidence=evidence))
 
 
-def _check_limits(texts: list[str], max_chars: int, max_batch: int) -> None:
-    if len(texts) > max_batch:
-        _too_large(f"the batch holds {len(texts)} texts; the limit is {max_batch} per request",
-                   max_batch)
+def _check_limits(texts: list[str], limits: dict[str, int]) -> None:
+    """413 for a request over a limit, before any work is done."""
+    if len(texts) > limits["max_batch"]:
+        _too_large(f"the batch holds {len(texts)} texts; the limit is {limits['max_batch']} "
+                   f"per request", limits["max_batch"])
     for i, text in enumerate(texts):
-        if len(text) > max_chars:
-            _too_large(f"text #{i} is {len(text)} characters long; the limit is {max_chars}",
-                       max_chars)
+        if len(text) > limits["max_chars"]:
+            which = "the text" if len(texts) == 1 else f"text {i + 1} of {len(texts)}"
+            _too_large(f"{which} is {len(text)} characters long; the limit is "
+                       f"{limits['max_chars']}", limits["max_chars"])
+    total = sum(map(len, texts))
+    if total > limits["max_request_chars"]:
+        _too_large(f"the request holds {total} characters of text; the limit is "
+                   f"{limits['max_request_chars']} per request (send fewer texts per request)",
+                   limits["max_request_chars"])
 
 
 def _too_large(message: str, limit: int) -> None:
@@ -198,8 +237,34 @@ def _bearer_check(token: str | None) -> Callable[..., None]:
     return authorized
 
 
+class HostCheck:
+    """Refuse a request whose Host header names none of ``allowed`` with a 400 that, like every
+    error of the API, is ``{"error": ...}``."""
+
+    def __init__(self, app: ASGIApp, allowed: list[str]) -> None:
+        self.app, self.allowed = app, {name.lower() for name in allowed}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket"):
+            host = Headers(scope=scope).get("host", "")
+            name = (host[:host.find("]") + 1] if host.startswith("[") else host.split(":")[0])
+            if name.lower() not in self.allowed:
+                response = JSONResponse(
+                    {"error": f"this server does not answer to the Host {host!r}; use one of "
+                              f"{', '.join(sorted(self.allowed))}"}, status_code=400)
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def _is_json(content_type: str) -> bool:
+    media = content_type.split(";")[0].strip().lower()
+    return media == "application/json" or media.endswith("+json")
+
+
 def _add_error_handlers(app: FastAPI) -> None:
-    """Every error answers ``{"error": "<one readable line>"}`` (plus ``limit`` for a 413)."""
+    """Every error answers ``{"error": "<one readable line>"}`` (plus ``limit`` for a 413 and
+    ``retry_after`` for a 503)."""
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -208,9 +273,19 @@ def _add_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def invalid_body(request: Request, exc: RequestValidationError) -> JSONResponse:
+        content_type = request.headers.get("content-type", "")
+        if not _is_json(content_type):
+            return JSONResponse({"error": f"send the body as JSON with the header 'Content-Type: "
+                                          f"application/json' (got {content_type or 'none'!r})"},
+                                status_code=415)
         problems = [f"{'.'.join(str(p) for p in error['loc'])}: {error['msg']}"
                     for error in exc.errors()]
         return JSONResponse({"error": "invalid request: " + "; ".join(problems)}, status_code=422)
+
+    @app.exception_handler(Busy)
+    async def busy(request: Request, exc: Busy) -> JSONResponse:
+        return JSONResponse({"error": str(exc), "retry_after": exc.retry_after}, status_code=503,
+                            headers={"Retry-After": str(exc.retry_after)})
 
     @app.exception_handler(TacticsError)
     async def project_error(request: Request, exc: TacticsError) -> JSONResponse:

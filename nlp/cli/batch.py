@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from ._util import MODEL_OPTION, app, errors_to_exit
+from ._util import EXIT_ROW_ERRORS, MODEL_OPTION, app, errors_to_exit
 
 
 @app.command()
@@ -22,10 +22,15 @@ def batch(
     resume: bool = typer.Option(False, "--resume", help="Continue a killed job from its checkpoint (starts afresh if there is none)."),
     keep_fields: str = typer.Option("", "--keep-fields", help="Comma-separated input fields to copy into the output."),
     evidence: bool = typer.Option(False, "--evidence", help="Add evidence phrases and sentences (slower)."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar and no summary."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar and no summary (warnings still show)."),
     model: Optional[Path] = MODEL_OPTION,
 ) -> None:
     """Classify every row of INPUT into OUTPUT: one result row per input row, in input order.
+
+    Exit code 0 when every row was classified, 3 when some rows carry an error (all rows are
+    still written), 1 on a fatal error, 2 on a usage error. Ctrl-C (130) and SIGTERM (143) stop
+    the job cleanly and keep its checkpoint: the same command with --resume continues it.
+    Without --resume, a checkpoint left by a stopped job is discarded (with a warning).
 
     Examples:\n
       tactics batch feed.jsonl.gz tagged.parquet --workers 4\n
@@ -34,7 +39,9 @@ def batch(
     """
     from ..apps.batch import run_batch
 
-    run_batch(input, output, model=model, text_field=text_field, id_field=id_field,
-              keep_fields=[name.strip() for name in keep_fields.split(",") if name.strip()],
-              evidence=evidence, workers=workers, chunk_size=chunk_size, resume=resume,
-              quiet=quiet)
+    summary = run_batch(input, output, model=model, text_field=text_field, id_field=id_field,
+                        keep_fields=[name.strip() for name in keep_fields.split(",") if name.strip()],
+                        evidence=evidence, workers=workers, chunk_size=chunk_size, resume=resume,
+                        quiet=quiet)
+    if summary["errors"]:
+        raise typer.Exit(EXIT_ROW_ERRORS)

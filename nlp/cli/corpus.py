@@ -4,20 +4,23 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Optional
 
 import typer
 
-from ._util import DATA_OPTION, app, errors_to_exit, fail
+from ._util import DATA_OPTION, app, data_dir, errors_to_exit, evaluation_dir, fail
+
+CORPUS_ARGUMENT = typer.Argument(None, help="Corpus directory (default: training_data/ of the home, see `tactics --help`).")
 
 
 @app.command()
 @errors_to_exit
-def validate(data: Path = typer.Argument(Path("training_data"), help="Corpus directory.")) -> None:
+def validate(data: Optional[Path] = CORPUS_ARGUMENT) -> None:
     """Check the corpus: JSON, texts, labels, ids, duplicates and near-duplicates across splits."""
     from ..corpus.dataset import validate_corpus
     from ..apps.display import show_validation
 
-    report = validate_corpus(data)
+    report = validate_corpus(data_dir(data))
     show_validation(report)
     if not report.ok:
         raise typer.Exit(1)
@@ -26,9 +29,9 @@ def validate(data: Path = typer.Argument(Path("training_data"), help="Corpus dir
 @app.command()
 @errors_to_exit
 def audit(
-    data: Path = DATA_OPTION,
+    data: Optional[Path] = DATA_OPTION,
     split: str = typer.Option("train", help="Split to audit: train or test."),
-    output: Path = typer.Option(Path("evaluation/audit.jsonl"), "--output", "-o", help="Where to write the suspects (JSONL)."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Where to write the suspects (JSONL; default: evaluation/audit.jsonl of the home)."),
     top: int = typer.Option(100, help="How many suspects to list."),
     jobs: int = typer.Option(1, "--jobs", "-j", help="Processes for cross-validation."),
 ) -> None:
@@ -36,9 +39,12 @@ def audit(
     from ..evaluation.audit import find_label_issues
     from ..corpus.dataset import in_language, load_corpus
     from ..taxonomy import load_taxonomy
-    from ..io.writers import atomic_text_output, json_line
+    from ..corpus.dataset import SPLITS, split_path
+    from ..io.writers import atomic_text_output, check_not_input, json_line
 
-    records = in_language(load_corpus(data)[split], "en")  # the TF-IDF model reads English
+    output = output or evaluation_dir(None) / "audit.jsonl"
+    check_not_input(output, *(split_path(data_dir(data), name) for name in SPLITS))
+    records = in_language(load_corpus(data_dir(data))[split], "en")  # the TF-IDF model reads English
     issues = find_label_issues(records, load_taxonomy().ids, n_jobs=jobs)
     with atomic_text_output(output) as out:
         for issue in issues[:top]:
@@ -51,17 +57,20 @@ def audit(
 @errors_to_exit
 def agreement(
     second: Path = typer.Argument(..., help="JSONL of an independent labelling pass: id and labels."),
-    data: Path = DATA_OPTION,
-    output: Path = typer.Option(Path("evaluation/agreement.json"), "--output", "-o"),
+    data: Optional[Path] = DATA_OPTION,
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Where to write the figures (default: evaluation/agreement.json of the home)."),
 ) -> None:
     """Agreement per tactic (F1 and Cohen's kappa) between the corpus labels and a second pass."""
     from ..evaluation.audit import agreement as compare
     from ..corpus.dataset import load_corpus, read_labels
     from ..taxonomy import load_taxonomy
-    from ..io.writers import atomic_text_output
+    from ..io.writers import atomic_text_output, check_not_input
 
+    output = output or evaluation_dir(None) / "agreement.json"
+    check_not_input(output, second)
     taxonomy = load_taxonomy()
-    corpus = {r.id: list(r.labels) for split in load_corpus(data, taxonomy).values() for r in split}
+    corpus = {r.id: list(r.labels) for split in load_corpus(data_dir(data), taxonomy).values()
+              for r in split}
     passes = read_labels(second, taxonomy)
     unknown = sorted(set(passes) - set(corpus))
     if unknown:
@@ -78,7 +87,7 @@ def agreement(
 @errors_to_exit
 def relabel_command(
     corrections: Path = typer.Argument(..., help="JSONL of reviewed labels: id, labels (and an optional note)."),
-    data: Path = DATA_OPTION,
+    data: Optional[Path] = DATA_OPTION,
 ) -> None:
     """Apply reviewed label corrections (from an audit or an adjudication) to the corpus."""
     from ..corpus.dataset import read_labels, relabel
@@ -89,17 +98,17 @@ def relabel_command(
         record = json.loads(line) if line.strip() else {}
         if record.get("note"):
             notes[str(record["id"])] = str(record["note"])
-    changed = relabel(data, labels, notes)
+    changed = relabel(data_dir(data), labels, notes)
     typer.echo(f"{len(changed)} records relabelled")
 
 
 @app.command()
 @errors_to_exit
-def datasheet(data: Path = typer.Argument(Path("training_data"), help="Corpus directory.")) -> None:
+def datasheet(data: Optional[Path] = CORPUS_ARGUMENT) -> None:
     """Recompute the figures in the corpus datasheet (README.md of the corpus directory)."""
     from ..corpus.datasheet import update_datasheet
 
-    typer.echo(f"updated {update_datasheet(data)}")
+    typer.echo(f"updated {update_datasheet(data_dir(data))}")
 
 
 @app.command()

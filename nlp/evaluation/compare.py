@@ -21,7 +21,7 @@ from ..io.markdown import markdown_table
 from ..taxonomy import Taxonomy, load_taxonomy
 
 __all__ = ["compare_models", "promotion_blockers", "render_comparison", "write_comparison",
-           "DEFAULT_RESAMPLES", "DEFAULT_TOLERANCE"]
+           "verdict", "DEFAULT_RESAMPLES", "DEFAULT_TOLERANCE"]
 
 DEFAULT_RESAMPLES = 1000
 DEFAULT_TOLERANCE = 0.02
@@ -140,6 +140,18 @@ def promotion_blockers(comparison: dict, tolerance: float = DEFAULT_TOLERANCE) -
         blockers.append(f"none-FPR {fpr['old_none_fpr']:.3f} -> {fpr['new_none_fpr']:.3f} "
                         f"({_interval(fpr)})")
     return blockers
+
+
+def verdict(comparison: dict, tolerance: float = DEFAULT_TOLERANCE) -> list[str]:
+    """The comparison in three lines: macro F1 and none-FPR old -> new with their intervals,
+    and whether ``tactics promote`` would allow the new model (and if not, why)."""
+    macro, fpr = comparison["macro_f1"], comparison["none_fpr"]
+    blockers = promotion_blockers(comparison, tolerance)
+    return [f"macro F1 {macro['old_macro_f1']:.3f} -> {macro['new_macro_f1']:.3f} "
+            f"({_interval(macro)})",
+            f"none-FPR {fpr['old_none_fpr']:.3f} -> {fpr['new_none_fpr']:.3f} ({_interval(fpr)})",
+            "promotion: allowed (no tactic's F1 really dropped, the none-FPR did not really rise)"
+            if not blockers else f"promotion: refused unless --force: {'; '.join(blockers)}"]
 
 
 def _interval(row: dict) -> str:

@@ -7,6 +7,7 @@ committed corpus and the model directory; nothing is tuned on the test split.
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +31,8 @@ from .report import render_report
 __all__ = ["evaluate", "cross_validate", "confusion_counts", "long_text_figures", "worst_errors",
            "language_figures", "noise_figures"]
 
+log = logging.getLogger(__name__)
+
 
 def evaluate(model: TacticModel | str | Path | None = None, *,
              data_dir: str | Path = DEFAULT_DATA_DIR, out_dir: str | Path = "evaluation",
@@ -47,6 +50,7 @@ def evaluate(model: TacticModel | str | Path | None = None, *,
     shift = in_language(corpus.get("shift_dev", []), "en")
     X_test, Y_test = [r.text for r in test], label_matrix(test, tactics)
     kinds = [r.kind for r in test]
+    log.info(f"scoring {model.version} on the {len(test)} test records")
     P = model.predict_proba(X_test)
     Y_pred = (P >= model.thresholds).astype(np.int8)
 
@@ -54,6 +58,7 @@ def evaluate(model: TacticModel | str | Path | None = None, *,
     ece = {t: round(expected_calibration_error(Y_test[:, k], P[:, k]), 4)
            for k, t in enumerate(tactics)}
     baselines = {}
+    log.info("fitting the baselines; drawing the plots")
     for name, baseline in (("keyword rule", KeywordBaseline()),
                            ("most frequent", most_frequent_baseline())):
         fitted = baseline.fit([r.text for r in train], label_matrix(train, tactics))
@@ -70,6 +75,8 @@ def evaluate(model: TacticModel | str | Path | None = None, *,
                                     out_dir / "pr_curves.png").name,
         "reliability": plot_reliability(Y_test, P, out_dir / "reliability.png").name,
     }
+    if folds > 1:
+        log.info(f"{folds}-fold cross-validation on the {len(train)} train records")
     report = {
         "model": {"path": _shown(model.path), "version": model.version, "test": model_metrics,
                   "ece": ece, "ece_mean": round(float(np.mean(list(ece.values()))), 4),

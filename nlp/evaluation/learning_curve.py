@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,7 @@ from ..taxonomy import load_taxonomy
 __all__ = ["learning_curve", "FRACTIONS"]
 
 FRACTIONS = (0.1, 0.25, 0.5, 0.75, 1.0)
+log = logging.getLogger(__name__)
 
 
 def learning_curve(*, data_dir: str | Path = DEFAULT_DATA_DIR, out_dir: str | Path = "evaluation",
@@ -32,6 +34,7 @@ def learning_curve(*, data_dir: str | Path = DEFAULT_DATA_DIR, out_dir: str | Pa
     points = []
     for fraction in fractions:
         subset = [train[i] for i in order[: max(int(round(fraction * len(train))), 20)]]
+        log.info(f"training on {fraction:.0%} of train ({len(subset)} records)")
         model = TacticClassifier(**(params or {}), random_state=seed, n_jobs=n_jobs)
         model.fit([r.text for r in subset], label_matrix(subset, tactics))
         m = multilabel_metrics(Y_test, model.predict([r.text for r in test]), tactics,

@@ -11,6 +11,7 @@ import gzip
 import io
 import json
 import sys
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Iterator
@@ -65,16 +66,18 @@ def _open_binary(path: str | Path) -> IO[bytes]:
 
 
 def iter_rows(path: str | Path, *, fmt: str | None = None, text_field: str = "text",
-              id_field: str = "id") -> Iterator[Row]:
-    """Yield one Row per input row, in input order, streaming (constant memory)."""
+              id_field: str = "id", skipped: Counter | None = None) -> Iterator[Row]:
+    """Yield one Row per input row, in input order, streaming (constant memory). Blank lines
+    are no rows: each one is counted in ``skipped["blank lines"]`` when a Counter is given."""
     fmt = detect_format(path, fmt)
     if fmt == "parquet":
         yield from _parquet_rows(path, text_field, id_field)
         return
     handle = _open_binary(path)
+    skipped = Counter() if skipped is None else skipped
     try:
         reader = {"jsonl": _jsonl_rows, "csv": _csv_rows, "txt": _text_rows}[fmt]
-        yield from reader(handle, text_field, id_field)
+        yield from reader(handle, text_field, id_field, skipped)
     except (OSError, EOFError, gzip.BadGzipFile) as exc:
         raise DataError(f"cannot read: {exc}", path=str(path)) from None
     finally:
@@ -105,14 +108,14 @@ def _from_mapping(number: int, obj: dict, text_field: str, id_field: str) -> Row
     rid = number if rid is None or rid == "" else rid
     fields = {k: v for k, v in obj.items() if k not in (text_field, id_field)}
     text = obj.get(text_field)
-    error = text_error(text, text_field)
+    error = text_error(text, text_field) if text_field in obj else f"missing field '{text_field}'"
     return Row(number, rid, None if error else text, error, fields)
 
 
 def text_error(text: object, text_field: str = "text") -> str | None:
-    """Why a field's value cannot be classified (missing, not a string, empty), else None."""
+    """Why a field's value cannot be classified (null, not a string, empty), else None."""
     if text is None:
-        return f"missing field '{text_field}'"
+        return f"field '{text_field}' is null"
     if not isinstance(text, str):
         return f"field '{text_field}' must be a string, not {type(text).__name__}"
     if not text.strip():
@@ -120,10 +123,12 @@ def text_error(text: object, text_field: str = "text") -> str | None:
     return None
 
 
-def _jsonl_rows(handle: IO[bytes], text_field: str, id_field: str) -> Iterator[Row]:
+def _jsonl_rows(handle: IO[bytes], text_field: str, id_field: str,
+                skipped: Counter) -> Iterator[Row]:
     number = 0
     for raw in handle:
         if not raw.strip():
+            skipped["blank lines"] += 1
             continue
         number += 1
         try:
@@ -140,15 +145,25 @@ def _jsonl_rows(handle: IO[bytes], text_field: str, id_field: str) -> Iterator[R
         yield _from_mapping(number, obj, text_field, id_field)
 
 
-def _csv_rows(handle: IO[bytes], text_field: str, id_field: str) -> Iterator[Row]:
+def _csv_rows(handle: IO[bytes], text_field: str, id_field: str,
+              skipped: Counter) -> Iterator[Row]:
     text_stream = io.TextIOWrapper(handle, encoding="utf-8", errors="surrogateescape", newline="")
-    reader = csv.DictReader(text_stream)
-    if reader.fieldnames is None:
+    lines = csv.reader(text_stream)
+    header = next(lines, None)
+    if header is None:
         return
-    if text_field not in reader.fieldnames:
-        raise DataError(f"CSV has no column '{text_field}' (columns: {', '.join(reader.fieldnames)});"
+    if text_field not in header:
+        raise DataError(f"CSV has no column '{text_field}' (columns: {', '.join(header)});"
                         f" name the text column with --text-field")
-    for number, record in enumerate(reader, start=1):
+    number = 0
+    for cells in lines:
+        if not cells:
+            skipped["blank lines"] += 1
+            continue
+        number += 1
+        record = dict(zip(header, cells))   # cells missing at the end are missing fields
+        if len(cells) > len(header):
+            record[None] = cells[len(header):]
         if None in record:
             yield Row(number, record.get(id_field) or number, None,
                       "row has more cells than the header")
@@ -159,7 +174,8 @@ def _csv_rows(handle: IO[bytes], text_field: str, id_field: str) -> Iterator[Row
         yield _from_mapping(number, record, text_field, id_field)
 
 
-def _text_rows(handle: IO[bytes], text_field: str, id_field: str) -> Iterator[Row]:
+def _text_rows(handle: IO[bytes], text_field: str, id_field: str,
+               skipped: Counter) -> Iterator[Row]:
     for number, raw in enumerate(handle, start=1):
         try:
             line = raw.decode("utf-8").rstrip("\r\n")
@@ -170,6 +186,8 @@ def _text_rows(handle: IO[bytes], text_field: str, id_field: str) -> Iterator[Ro
             yield Row(number, number, line)
         elif line:
             yield Row(number, number, None, "line holds only whitespace")
+        else:
+            skipped["blank lines"] += 1
 
 
 def _parquet_rows(path: str | Path, text_field: str, id_field: str,

@@ -24,20 +24,78 @@ if TYPE_CHECKING:
 
 __all__ = ["atomic_directory", "atomic_text_output", "json_line", "frame_encoder", "resumable_output", "as_text",
            "FrameEncoder", "JsonlEncoder", "CsvEncoder", "ParquetEncoder", "ResumableOutput",
-           "OUTPUT_FORMATS"]
+           "OUTPUT_FORMATS", "staging_directory", "umask_mode", "check_not_input",
+           "check_jsonl_output"]
 
 
 def json_line(record: dict) -> str:
     return json.dumps(record, ensure_ascii=False) + "\n"
 
 
-@contextlib.contextmanager
-def atomic_directory(path: str | Path, *, replace: bool = True) -> Iterator[Path]:
-    """A staging directory beside ``path``, renamed to ``path`` on success (replacing what was
-    there when ``replace``) and removed on failure: the directory appears whole or not at all."""
+def _umask() -> int:
+    """The process's umask, read without changing it where Linux allows."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def umask_mode(directory: bool = False) -> int:
+    """The mode a new file (0666) or directory (0777) gets under the current umask."""
+    return (0o777 if directory else 0o666) & ~_umask()
+
+
+def staging_directory(path: str | Path) -> Path:
+    """A new, empty directory beside ``path`` with the mode the umask gives new directories
+    (``tempfile.mkdtemp`` alone makes it private, 0700, whatever the umask)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{path.name}-", dir=path.parent))
+    staging.chmod(umask_mode(directory=True))
+    return staging
+
+
+def check_not_input(output: str | Path, *inputs: str | Path | None) -> None:
+    """Refuse an output path that is one of the inputs, or a directory holding one (compared as
+    resolved paths, and as the same file where both exist), which writing would replace."""
+    if str(output) == "-":
+        return
+    out = Path(output).resolve()
+    for given in inputs:
+        if given is None or str(given) == "-":
+            continue
+        source = Path(given).resolve()
+        if out == source or (out.exists() and source.exists() and os.path.samefile(out, source)):
+            raise DataError(f"the output is the input {given}: writing it would replace the "
+                            f"input; choose another output path", path=str(output))
+        if out in source.parents:
+            raise DataError(f"the output holds the input {given}: writing it would replace the "
+                            f"input; choose another output path", path=str(output))
+
+
+def check_jsonl_output(path: str | Path) -> None:
+    """Refuse an output path whose extension names another format than JSON lines."""
+    from .readers import detect_format
+
+    if str(path) != "-" and detect_format(path) != "jsonl":
+        raise DataError("this command writes JSON lines: name the output .jsonl (optionally .gz) "
+                        "or '-' for stdout; `tactics batch INPUT OUTPUT` writes CSV and Parquet",
+                        path=str(path))
+
+
+@contextlib.contextmanager
+def atomic_directory(path: str | Path, *, replace: bool = True) -> Iterator[Path]:
+    """A staging directory beside ``path``, renamed to ``path`` on success (replacing what was
+    there when ``replace``) and removed on failure: the directory appears whole or not at all,
+    with the modes the umask gives."""
+    path = Path(path)
+    staging = staging_directory(path)
     try:
         yield staging
         if path.exists() and replace:
@@ -50,8 +108,9 @@ def atomic_directory(path: str | Path, *, replace: bool = True) -> Iterator[Path
 
 @contextlib.contextmanager
 def atomic_text_output(path: str | Path) -> Iterator[IO[str]]:
-    """A text handle on a temporary file beside ``path``, renamed into place on success and
-    removed on failure; ``-`` writes to stdout."""
+    """A text handle on a temporary file beside ``path``, renamed into place on success (with
+    the mode the umask gives new files) and removed on failure; gzip-compressed when ``path``
+    ends in ``.gz``; ``-`` writes to stdout."""
     if str(path) == "-":
         yield sys.stdout
         sys.stdout.flush()
@@ -60,8 +119,12 @@ def atomic_text_output(path: str | Path) -> Iterator[IO[str]]:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            yield handle
+        with os.fdopen(fd, "wb") as raw:
+            packed = gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) \
+                if path.suffix.lower() == ".gz" else contextlib.nullcontext(raw)
+            with packed as binary, io.TextIOWrapper(binary, encoding="utf-8", newline="") as handle:
+                yield handle
+        os.chmod(tmp, umask_mode())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

@@ -20,6 +20,7 @@ import skops.io as sio
 
 from ..errors import ModelError
 from ..io.writers import atomic_directory
+from .schema import parse_meta
 
 __all__ = ["FORMAT_VERSION", "MODEL_FILE", "META_FILE", "CARD_FILE", "TRUSTED_TYPES",
            "write_model_dir", "read_meta", "read_estimator", "library_versions"]
@@ -83,7 +84,8 @@ def _write_json(path: Path, obj: dict) -> None:
 
 
 def read_meta(path: str | Path) -> dict:
-    """Read and check ``model.json``; raise ModelError naming what is wrong."""
+    """Read and check ``model.json`` (``nlp.model.schema``); raise ModelError naming what is
+    wrong."""
     path = Path(path)
     meta_path = path / META_FILE
     if not path.is_dir():
@@ -91,18 +93,7 @@ def read_meta(path: str | Path) -> dict:
     if not meta_path.exists():
         raise ModelError(f"{path} is not a model directory: {META_FILE} is missing "
                          f"(train one with `tactics train --output {path}`)")
-    try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ModelError(f"{meta_path}: not valid JSON ({exc})") from None
-    version = meta.get("format_version") if isinstance(meta, dict) else None
-    if version != FORMAT_VERSION:
-        raise ModelError(f"{meta_path}: model format version {version!r} is not supported by this "
-                         f"release (expects {FORMAT_VERSION}); retrain it with `tactics train`")
-    for key in ("tactics", "thresholds", "model_version"):
-        if key not in meta:
-            raise ModelError(f"{meta_path}: required key {key!r} is missing")
-    return meta
+    return parse_meta(meta_path, FORMAT_VERSION)
 
 
 def read_estimator(path: str | Path, storage: str = "skops") -> Any:

@@ -17,6 +17,7 @@ from .artifact import read_estimator, read_meta
 from ..errors import EncoderMissing, InputError, ModelError
 from .evidence import top_phrases
 from .language import SUPPORTED, detect_languages, language_name
+from ..io.home import find_home
 from ..io.readers import Row
 from .segment import sentence_spans, windows
 from ..taxonomy import load_taxonomy
@@ -32,7 +33,6 @@ LONG_TEXT_WORDS = 120      # texts longer than this are also scored window by wi
 LONG_TEXT_DEFAULTS = {"window": 5, "pull": 0.5}
 MODEL_ENV = "TACTICS_MODEL"
 MULTILINGUAL_DIR = "multilingual"   # a model directory's sub-model for the languages it routes on
-_PROJECT_MODELS = Path(__file__).resolve().parents[2] / "models"
 
 
 @dataclass
@@ -55,12 +55,15 @@ class Prediction:
         return out
 
 
-def check_text(text: object) -> str:
-    """Return the text if it can be classified, else raise InputError saying why."""
+def check_text(text: object, name: str = "text") -> str:
+    """Return the text if it can be classified, else raise InputError saying why (``name``
+    says which text, e.g. "text 3 of 10")."""
+    if text is None:
+        raise InputError(f"{name} is null")
     if not isinstance(text, str):
-        raise InputError(f"text must be a string, not {type(text).__name__}")
+        raise InputError(f"{name} must be a string, not {type(text).__name__}")
     if not text.strip():
-        raise InputError("text is empty")
+        raise InputError(f"{name} is empty")
     return text
 
 
@@ -124,10 +127,7 @@ class TacticModel:
         """
         texts = list(texts)
         for i, text in enumerate(texts):
-            try:
-                check_text(text)
-            except InputError as exc:
-                raise InputError(f"text #{i}: {exc}") from None
+            check_text(text, "the text" if len(texts) == 1 else f"text {i + 1} of {len(texts)}")
         langs = detect_languages(texts)
         results: list[Prediction | None] = [None] * len(texts)
         routes: dict[str, list[int]] = {}
@@ -202,17 +202,17 @@ def _clip(text: str) -> tuple[str, str | None]:
 
 
 def default_model_path() -> Path:
-    """``$TACTICS_MODEL`` when set, else the project's ``models/default``."""
-    return Path(os.environ.get(MODEL_ENV) or _PROJECT_MODELS / "default")
+    """``$TACTICS_MODEL`` when set, else ``models/default`` of the home (``nlp.io.home``)."""
+    return Path(os.environ.get(MODEL_ENV) or find_home().models / "default")
 
 
 def resolve_model_path(path: str | Path | None) -> Path:
-    """A model directory from a path, a model name under the project's ``models/``, or the
-    default (``$TACTICS_MODEL``, else ``models/default``)."""
+    """A model directory from a path, a model name under the home's ``models/``, or the
+    default (``$TACTICS_MODEL``, else the home's ``models/default``)."""
     if not path:
         return default_model_path()
     path = Path(path)
-    named = _PROJECT_MODELS / path
+    named = find_home().models / path
     if not path.exists() and len(path.parts) == 1 and named.exists():
         return named
     return path
@@ -238,9 +238,6 @@ def _load_one(path: Path) -> TacticModel:
     if n_outputs != len(meta["tactics"]):
         raise ModelError(f"{path}: the model file scores {n_outputs} tactics but model.json lists "
                          f"{len(meta['tactics'])}; the directory is inconsistent, retrain it")
-    missing = [t for t in meta["tactics"] if t not in meta["thresholds"]]
-    if missing:
-        raise ModelError(f"{path}: model.json has no threshold for {', '.join(missing)}")
     taxonomy = load_taxonomy()
     foreign = taxonomy.unknown(meta["tactics"])
     if foreign:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -16,11 +17,14 @@ from .encoder_classifier import EncoderClassifier
 from ..corpus.dataset import (DEFAULT_DATA_DIR, LANGUAGES, corpus_hash, in_language, label_matrix,
                               load_corpus)
 from ..errors import ModelError
+from ..io.writers import check_not_input
 from .metrics import multilabel_metrics, split_figures
 from .predict import LONG_TEXT_DEFAULTS, LONG_TEXT_WORDS, MULTILINGUAL_DIR, TacticModel
 from ..taxonomy import Taxonomy, load_taxonomy
 
 __all__ = ["train", "make_estimator", "DEFAULT_PARAMS", "ARCHITECTURES"]
+
+log = logging.getLogger(__name__)
 
 DEFAULT_PARAMS: dict = {}
 ARCHITECTURES = {
@@ -64,6 +68,7 @@ def train(output: str | Path, *, data_dir: str | Path = DEFAULT_DATA_DIR, name: 
     """
     taxonomy = taxonomy or load_taxonomy()
     output = Path(output)
+    check_not_input(output, data_dir)          # the model directory replaces what is there
     corpus = load_corpus(data_dir, taxonomy)
     tactics = taxonomy.ids
     english = in_language(corpus["train"], "en")
@@ -72,10 +77,13 @@ def train(output: str | Path, *, data_dir: str | Path = DEFAULT_DATA_DIR, name: 
     dev = in_language(corpus.get("shift_dev", []), "en")
     fit_params = ({"dev": ([r.text for r in dev], label_matrix(dev, tactics))}
                   if dev and architecture == "tfidf" else {})
+    log.info(f"training {output.name} ({architecture}) on {len(english)} English records of "
+             f"{data_dir}: features, out-of-fold thresholds and calibration, then the final fit")
     started = time.perf_counter()
     estimator = make_estimator(architecture, params, seed, n_jobs).fit(
         [r.text for r in english], Y, **fit_params)
     seconds = time.perf_counter() - started
+    log.info(f"trained in {seconds:.0f} s; scoring the test records")
     data_hash = corpus_hash(data_dir)
     name = name or output.name
     meta = _meta(name, data_hash, seed, architecture, taxonomy, estimator, english, seconds,

@@ -9,9 +9,9 @@ plus only the new records marked ``"split": "test"``.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -43,19 +43,20 @@ from ..corpus.dataset import (
 from ..corpus.datasheet import render_stats
 from ..errors import DataError, ModelError, TacticsError
 from .importers import text_key
-from ..model.predict import load_model
+from ..model.predict import TacticModel, load_model
+from ..io.home import in_home
 from ..io.markdown import markdown_table
 from ..corpus.similarity import near_duplicate_pairs
 from ..taxonomy import Taxonomy, load_taxonomy
 from ..model.train import train
-from ..io.writers import atomic_directory, json_line
+from ..io.writers import atomic_directory, json_line, staging_directory, umask_mode
 
 __all__ = ["Addition", "Merge", "Retrained", "Promotion", "PromotionRefused", "merge_records",
-           "read_additions", "write_corpus_version", "retrain", "promote", "list_models",
-           "export_dataset", "dataset_card", "DEFAULT_MODELS_DIR", "DEFAULT_MODEL"]
+           "read_additions", "write_corpus_version", "retrain", "promote", "compare_model_dirs",
+           "list_models", "export_dataset", "dataset_card", "DEFAULT_MODEL"]
 
-DEFAULT_MODELS_DIR = Path("models")
 DEFAULT_MODEL = "default"
+log = logging.getLogger(__name__)
 
 
 class PromotionRefused(TacticsError):
@@ -93,6 +94,7 @@ class Retrained:
     data_dir: Path
     model: Path
     comparison: Path | None   # the Markdown report; None when there is no default to compare
+    figures: dict | None = None   # the comparison itself (``compare_models``), for its verdict
 
 
 @dataclass
@@ -225,33 +227,53 @@ def _check_name(name: str) -> None:
 
 
 def retrain(add: Sequence[str | Path], *, name: str, data_dir: str | Path = DEFAULT_DATA_DIR,
-            data_out: str | Path | None = None, models_dir: str | Path = DEFAULT_MODELS_DIR,
+            data_out: str | Path | None = None, models_dir: str | Path | None = None,
             out_dir: str | Path = "evaluation", params: dict | None = None, seed: int = 0,
             n_jobs: int | None = None, resamples: int = DEFAULT_RESAMPLES,
             taxonomy: Taxonomy | None = None) -> Retrained:
-    """Merge the records in ``add`` into a new corpus version, train candidate ``name`` on it,
-    and compare it with the default model on that version's test split."""
+    """Merge the records in ``add`` into a new corpus version, train candidate ``name`` on it
+    (under ``models_dir``, default: the home's ``models/``), and compare it with the default
+    model on that version's test split."""
     taxonomy = taxonomy or load_taxonomy()
     _check_name(name)
-    model_path = Path(models_dir) / name
+    models_dir = in_home(models_dir, "models", write=True)
+    model_path = models_dir / name
     if model_path.exists():
         raise ModelError(f"{model_path} already exists; choose another --name")
     data_out = Path(data_out) if data_out else _version_dir(Path(data_dir), name)
+    log.info(f"merging {', '.join(map(str, add))} into {data_out}")
     merge = merge_records(load_corpus(data_dir, taxonomy), read_additions(add, taxonomy))
     write_corpus_version(data_dir, data_out, merge, taxonomy)
     train(model_path, data_dir=data_out, name=name, seed=seed, params=params, n_jobs=n_jobs,
           taxonomy=taxonomy)
-    default = Path(models_dir) / DEFAULT_MODEL
-    report = None
-    if default.exists():
-        comparison = compare_models(load_model(default), load_model(model_path),
-                                    load_corpus(data_out, taxonomy)["test"], resamples=resamples,
+    default = models_dir / DEFAULT_MODEL
+    if not default.exists():
+        return Retrained(merge, data_out, model_path, None)
+    comparison = compare_model_dirs(default, model_path, data_dir=data_out, resamples=resamples,
                                     seed=seed, taxonomy=taxonomy)
-        report = write_comparison(comparison, out_dir)
-    return Retrained(merge, data_out, model_path, report)
+    return Retrained(merge, data_out, model_path, write_comparison(comparison, out_dir),
+                     comparison)
 
 
-def promote(name: str, *, models_dir: str | Path = DEFAULT_MODELS_DIR,
+def compare_model_dirs(old: TacticModel | str | Path, new: TacticModel | str | Path, *,
+                       data_dir: str | Path | None = None, resamples: int = DEFAULT_RESAMPLES,
+                       seed: int = 0, taxonomy: Taxonomy | None = None) -> dict:
+    """``compare_models`` for two model directories (paths, or names under the home's
+    ``models/``), on the test split of ``data_dir`` (default: the corpus ``new`` was trained
+    on)."""
+    old_model, new_model = (m if isinstance(m, TacticModel) else load_model(m) for m in (old, new))
+    data_dir = data_dir or new_model.meta.get("data", {}).get("data_dir")
+    if not data_dir:
+        raise DataError(f"{new_model.path}: model.json does not say which corpus it was trained "
+                        f"on; pass --data")
+    test = load_corpus(data_dir, taxonomy)["test"]
+    log.info(f"scoring {old_model.version} and {new_model.version} on {len(test)} test texts of "
+             f"{data_dir} ({resamples} bootstrap resamples)")
+    return compare_models(old_model, new_model, test, resamples=resamples, seed=seed,
+                          taxonomy=taxonomy)
+
+
+def promote(name: str, *, models_dir: str | Path | None = None,
             data_dir: str | Path | None = None, tolerance: float = DEFAULT_TOLERANCE,
             force: bool = False, resamples: int = DEFAULT_RESAMPLES, seed: int = 0,
             taxonomy: Taxonomy | None = None) -> Promotion:
@@ -260,13 +282,13 @@ def promote(name: str, *, models_dir: str | Path = DEFAULT_MODELS_DIR,
     split of ``data_dir`` (default: the corpus the candidate was trained on). The old default
     is kept as ``default-previous-TIMESTAMP``."""
     _check_name(name)
-    candidate, default = Path(models_dir) / name, Path(models_dir) / DEFAULT_MODEL
+    models_dir = in_home(models_dir, "models", write=True)
+    candidate, default = models_dir / name, models_dir / DEFAULT_MODEL
     new = load_model(candidate)
     blockers: list[str] = []
     if default.exists():
-        test = load_corpus(data_dir or new.meta["data"]["data_dir"], taxonomy)["test"]
-        comparison = compare_models(load_model(default), new, test, resamples=resamples,
-                                    seed=seed, taxonomy=taxonomy)
+        comparison = compare_model_dirs(default, new, data_dir=data_dir,
+                                        resamples=resamples, seed=seed, taxonomy=taxonomy)
         blockers = promotion_blockers(comparison, tolerance)
         if blockers and not force:
             raise PromotionRefused(f"refusing to promote {name}: {'; '.join(blockers)}. "
@@ -277,9 +299,10 @@ def promote(name: str, *, models_dir: str | Path = DEFAULT_MODELS_DIR,
 def _install(candidate: Path, default: Path) -> Path | None:
     """Copy ``candidate`` over ``default``: the copy is built beside it and renamed in, and the
     old default renamed aside (restored if the swap fails). Returns the backup's path."""
-    staging = Path(tempfile.mkdtemp(prefix=f".{default.name}-", dir=default.parent))
+    staging = staging_directory(default)
     try:
         shutil.copytree(candidate, staging, dirs_exist_ok=True)
+        staging.chmod(umask_mode(directory=True))   # copytree copied the candidate's mode
         backup = _backup_path(default) if default.exists() else None
         if backup:
             os.replace(default, backup)
@@ -305,10 +328,11 @@ def _backup_path(default: Path) -> Path:
     return path
 
 
-def list_models(models_dir: str | Path = DEFAULT_MODELS_DIR) -> list[dict]:
-    """One row per model directory under ``models_dir``: name, version, corpus hash, test macro
-    F1, hard-negative none-FPR, creation time, and whether it is the default."""
-    models_dir = Path(models_dir)
+def list_models(models_dir: str | Path | None = None) -> list[dict]:
+    """One row per model directory under ``models_dir`` (default: the home's ``models/``): name,
+    version, corpus hash, test macro F1, hard-negative none-FPR, creation time, and whether it
+    is the default."""
+    models_dir = in_home(models_dir, "models")
     if not models_dir.is_dir():
         raise ModelError(f"models directory not found: {models_dir}")
     rows = []
