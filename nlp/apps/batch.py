@@ -42,7 +42,8 @@ from ..model.predict import TacticModel, _chunks, load_model
 from ..io.readers import Row, estimate_rows, iter_rows, text_error
 from ..io.writers import FrameEncoder, check_not_input, frame_encoder, resumable_output
 
-__all__ = ["classify_frame", "run_batch", "result_columns", "result_schema", "format_summary"]
+__all__ = ["classify_frame", "classify_chunks", "run_batch", "result_columns", "result_schema",
+           "format_summary"]
 
 RESULT_COLUMNS = ("id", "labels", "scores", "uncertain", "model", "lang", "error", "note")
 PR_SET_PDEATHSIG = 1          # linux/prctl.h: the signal a process gets when its parent dies
@@ -122,7 +123,7 @@ class _Chunk:
     written: int
     errors: int
     tactics: Counter
-    payload: bytes
+    payload: bytes | pd.DataFrame     # the encoded result, or the frame when nothing encodes it
 
 
 @dataclass(frozen=True)
@@ -133,7 +134,7 @@ class _Job:
     id_field: str
     keep_fields: tuple[str, ...]
     evidence: bool
-    encoder: FrameEncoder
+    encoder: FrameEncoder | None
 
     def columns(self, rows: list[Row]) -> dict[str, list]:
         """A chunk of rows as the columns of classify_frame's input (id, text, the readers'
@@ -152,7 +153,19 @@ class _Job:
                                 keep_fields=self.keep_fields, evidence=self.evidence)
         tactics = Counter(chain.from_iterable(result["labels"].dropna()))
         return _Chunk(len(frame), len(result), int(result["error"].notna().sum()), tactics,
-                      self.encoder.encode(result))
+                      result if self.encoder is None else self.encoder.encode(result))
+
+
+def classify_chunks(model: TacticModel, chunks: Iterable[dict[str, list]], *,
+                    text_field: str = "text", id_field: str = "id", workers: int = 1
+                    ) -> Iterator[pd.DataFrame]:
+    """``classify_frame``'s result for each chunk of columns (plain lists keyed by field
+    name), in order, streaming; with several workers as ``run_batch`` runs them (the model
+    sent once to each process, at most two chunks per worker in flight)."""
+    job = _Job(text_field, id_field, (), False, None)
+    with contextlib.closing(_classify_chunks(job, model, chunks, workers)) as results:
+        for result in results:
+            yield result.payload
 
 
 _WORKER: tuple[_Job, TacticModel] | None = None   # set once in each worker process
