@@ -5,6 +5,9 @@
     >>> [result] = model.predict(["The West is tired; the aid will stop after the election."])
     >>> result.labels
     ['western_fatigue']
+
+A feed report (trends by source and period, coordinated repetition, examples) from a DataFrame
+with ``text``, ``source`` and ``date`` columns: ``nlp.feed_report(frame, out="report/")``.
 """
 
 from .corpus.dataset import load_corpus, load_hf_dataset, validate_corpus
@@ -16,6 +19,16 @@ __all__ = [
     "load_model", "predict", "Prediction", "TacticModel",
     "load_taxonomy", "Taxonomy",
     "load_corpus", "load_hf_dataset", "validate_corpus",
+    "feed_report", "run_report", "FeedReport", "ReportOptions",
     "TacticsError", "TaxonomyError", "DataError", "ModelError", "InputError",
 ]
 __version__ = "0.1.0"
+
+_REPORT = ("feed_report", "run_report", "FeedReport", "ReportOptions")   # imported when first used
+
+
+def __getattr__(name: str):
+    if name in _REPORT:
+        from .apps import report
+        return getattr(report, name)
+    raise AttributeError(f"module 'nlp' has no attribute {name!r}")

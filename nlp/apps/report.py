@@ -26,7 +26,7 @@ import pandas as pd
 from .batch import classify_chunks
 from .repetition import Signatures, find_clusters
 from .report_html import render_report
-from .trends import NO_SOURCE, FeedCounts, period_labels
+from .trends import NO_SOURCE, PERIODS, FeedCounts, period_labels
 from ..errors import DataError
 from ..io.readers import Row, iter_rows, text_error
 from ..io.writers import atomic_text_output, check_not_input, json_line
@@ -53,7 +53,9 @@ class ReportOptions:
     min_sources: int = 3
 
     def __post_init__(self) -> None:
-        period_labels(pd.Series([], dtype="datetime64[ns, UTC]"), self.period)  # checks it
+        if self.period not in PERIODS:
+            raise DataError(f"the period must be one of {', '.join(PERIODS)}, not "
+                            f"{self.period!r} (--period)")
         try:
             ok = pd.Timedelta(self.window) > pd.Timedelta(0)
         except ValueError:
@@ -95,8 +97,7 @@ class ReportBuilder:
     def add(self, chunk: pd.DataFrame) -> None:
         times = _times(chunk["time"].tolist())
         dated = (times.notna() & chunk["error"].isna()).to_numpy()
-        periods = period_labels(times, self.options.period).where(times.notna(), None)
-        self.counts.add(chunk, periods)
+        self.counts.add(chunk, period_labels(times, self.options.period))
         if dated.any():
             rows = chunk[dated]
             self.signatures.add(rows["row"].tolist(), rows["text"].tolist(),

@@ -26,12 +26,15 @@ LISTED_DATES = 20       # unparsable dates listed by value in the report
 
 def period_labels(times: pd.Series, period: str) -> pd.Series:
     """Each UTC timestamp's period: the day (2026-03-02), the Monday its week starts on
-    (2026-03-02) or the month (2026-03)."""
+    (2026-03-02) or the month (2026-03); None where the time is missing (NaT)."""
     if period not in PERIODS:
         raise ValueError(f"period must be one of {', '.join(PERIODS)}, not {period!r}")
     if period == "week":
-        times = times.dt.normalize() - pd.to_timedelta(times.dt.weekday, unit="D")
-    return times.dt.strftime("%Y-%m" if period == "month" else "%Y-%m-%d")
+        times = times.dt.normalize() - pd.to_timedelta(times.dt.day_of_week, unit="D")
+    labels = times.dt.strftime("%Y-%m" if period == "month" else "%Y-%m-%d")
+    return pd.Series([label if known else None
+                      for label, known in zip(labels.tolist(), times.notna().tolist())],
+                     index=times.index, dtype=object)
 
 
 @dataclass
@@ -160,11 +163,13 @@ class FeedCounts:
         return frame.sort_values("slope", ascending=False, ignore_index=True)
 
     def source_shares(self, top: int = 25) -> pd.DataFrame:
-        """Share of each of the ``top`` largest sources' texts that carry each tactic."""
+        """Share of each of the ``top`` largest sources' texts that carry each tactic (the
+        tactics that some text carries)."""
         sources = [source for source, _ in self.by_source.most_common(top)]
-        return pd.DataFrame([[self.source_tactic[s, t] / self.by_source[s] for t in self.tactics]
+        tactics = [t for t in self.tactics if self.tactic_texts[t]]
+        return pd.DataFrame([[self.source_tactic[s, t] / self.by_source[s] for t in tactics]
                              for s in sources],
-                            index=pd.Index(sources, name="source"), columns=self.tactics)
+                            index=pd.Index(sources, name="source"), columns=tactics)
 
     def top_sources(self, tactic: str, top: int = 5) -> list[tuple[str, int, float]]:
         """The sources with most texts carrying ``tactic``: (source, texts, share of its texts)."""
