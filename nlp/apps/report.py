@@ -56,6 +56,8 @@ class ReportOptions:
         if self.period not in PERIODS:
             raise DataError(f"the period must be one of {', '.join(PERIODS)}, not "
                             f"{self.period!r} (--period)")
+        if self.min_sources < 2:
+            raise DataError(f"a coordinated cluster needs at least 2 sources, not {self.min_sources}")
         try:
             ok = pd.Timedelta(self.window) > pd.Timedelta(0)
         except ValueError:

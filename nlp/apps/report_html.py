@@ -6,13 +6,12 @@ from __future__ import annotations
 import base64
 import io
 from html import escape
-from typing import TYPE_CHECKING
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-if TYPE_CHECKING:
-    from .report import FeedReport
+FeedReport = Any     # nlp.apps.report.FeedReport, which imports this module
 
 __all__ = ["render_report"]
 

@@ -94,6 +94,8 @@ class FeedCounts:
         self.by_source[source] += 1
         if period is not None:
             self.by_period[period, source] += 1
+        if not labels:
+            return
         columns = [self._column[tactic] for tactic in labels]
         self.cooccurrence[np.ix_(columns, columns)] += 1
         for tactic in labels:
