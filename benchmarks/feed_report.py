@@ -4,6 +4,7 @@ baseline: classification alone), and `tactics report` again on the batch output 
 labelled: the report's own cost).
 
     python benchmarks/feed_report.py --rows 1000000 --workers 2
+    python benchmarks/feed_report.py --rows 1000000 --only-labelled     # the report's own cost
 
 The feed (built once, reused from the system's temporary folder): texts of two sentences drawn
 (seeded) from the training corpus, 500 sources, 90 days; 2% of rows repost one of the
@@ -21,21 +22,27 @@ import random
 import re
 import sys
 import tempfile
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from batch_bench import CORPUS, ROOT, Run, measure
+from batch_bench import CORPUS, Run, measure     # also puts the checkout on sys.path
+
+from nlp.taxonomy import load_taxonomy
 
 SOURCES, DAYS, CAMPAIGN_SHARE = 500, 90, 0.02
+START = datetime(2026, 1, 1, tzinfo=timezone.utc)
 EDITS = ("BREAKING: {}", "{} #news", "{} https://t.co/abc", "JUST IN - {}", "{}!!")
 
 
-def build_feed(path: Path, rows: int, seed: int = 0) -> Path:
-    """``rows`` JSONL rows with id, source, date (ISO 8601) and text; no labels."""
+def build_feed(path: Path, rows: int, seed: int = 0, labelled: bool = False) -> Path:
+    """``rows`` JSONL rows with id, source, date (ISO 8601) and text; with ``labelled``, also
+    0 to 2 tactics drawn at random (the report then classifies nothing)."""
     if path.exists():
         return path
     texts = [json.loads(line)["text"] for line in CORPUS.read_text(encoding="utf-8").splitlines()
              if line.strip()]
     sentences = [s for text in texts for s in re.split(r"(?<=[.!?])\s+", text) if 40 <= len(s) <= 300]
+    tactics = load_taxonomy().ids
     rng = random.Random(seed)
     campaigns = [(rng.choice(sentences), rng.randrange(DAYS * 24), rng.randint(3, 8),
                   rng.randrange(SOURCES)) for _ in range(max(1, rows // 500))]
@@ -51,9 +58,11 @@ def build_feed(path: Path, rows: int, seed: int = 0) -> Path:
             else:
                 text = f"{rng.choice(sentences)} {rng.choice(sentences)}"
                 source, hour = rng.randrange(SOURCES), rng.randrange(DAYS * 24)
-            date = f"2026-{1 + hour // 720:02d}-{1 + hour % 720 // 24:02d}T{hour % 24:02d}:00:00Z"
-            out.write(json.dumps({"id": f"f{n:07d}", "source": f"source{source:03d}",
-                                  "date": date, "text": text}) + "\n")
+            row = {"id": f"f{n:07d}", "source": f"source{source:03d}",
+                   "date": (START + timedelta(hours=hour)).isoformat(), "text": text}
+            if labelled:
+                row["labels"] = rng.sample(tactics, rng.choice((0, 0, 1, 1, 2)))
+            out.write(json.dumps(row) + "\n")
     partial.rename(path)
     return path
 
@@ -63,8 +72,15 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--model", default=None, help="model directory (default: the default model)")
+    parser.add_argument("--only-labelled", action="store_true",
+                        help="only the report's own cost: a feed built with labels, no classification")
     args = parser.parse_args()
     work = Path(tempfile.gettempdir()) / "tactics-bench"
+    if args.only_labelled:
+        feed = build_feed(work / f"report-labelled-{args.rows}.jsonl", args.rows, labelled=True)
+        run = measure([sys.executable, "-m", "nlp", "report", str(feed), "--out",
+                       str(work / "report-labelled-only"), "--quiet"])
+        return show("tactics report, rows built with labels (no classification)", args.rows, run)
     feed = build_feed(work / f"report-feed-{args.rows}.jsonl", args.rows)
     model = ["--model", args.model] if args.model else []
     workers = ["--workers", str(args.workers)]
@@ -101,5 +117,4 @@ def show(name: str, rows: int, run: Run) -> None:
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(ROOT))
     main()
