@@ -103,11 +103,18 @@ class Signatures:
 
     def arrays(self) -> tuple[np.ndarray, ...]:
         """keys, times, source codes, tactic masks and signatures, one row per signed text
-        (the parts are joined once, here, and kept joined)."""
+        (the parts are joined once, here, each freed as soon as it is copied)."""
         if len(self._parts) != 1:
-            empty = (np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.int32),
-                     np.empty(0, np.int64), np.empty((0, self.num_perm), np.uint32))
-            self._parts = [tuple(np.concatenate(column) for column in zip(empty, *self._parts))]
+            parts, self._parts, size, at = self._parts, [], len(self), 0
+            columns = (np.empty(size, np.int64), np.empty(size, np.int64), np.empty(size, np.int32),
+                       np.empty(size, np.int64), np.empty((size, self.num_perm), np.uint32))
+            parts.reverse()
+            while parts:
+                part = parts.pop()
+                for column, values in zip(columns, part):
+                    column[at:at + len(values)] = values
+                at += len(part[0])
+            self._parts = [columns]
         return self._parts[0]
 
 
