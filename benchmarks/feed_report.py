@@ -4,6 +4,7 @@ baseline: classification alone), and `tactics report` again on the batch output 
 labelled: the report's own cost).
 
     python benchmarks/feed_report.py --rows 1000000 --workers 2
+    python benchmarks/feed_report.py --rows 1000000 --only-report       # end to end only
     python benchmarks/feed_report.py --rows 1000000 --only-labelled     # the report's own cost
 
 The feed (built once, reused from the system's temporary folder): texts of two sentences drawn
@@ -74,6 +75,8 @@ def main() -> None:
     parser.add_argument("--model", default=None, help="model directory (default: the default model)")
     parser.add_argument("--only-labelled", action="store_true",
                         help="only the report's own cost: a feed built with labels, no classification")
+    parser.add_argument("--only-report", action="store_true",
+                        help="only the end-to-end report (no batch baseline, no labelled pass)")
     args = parser.parse_args()
     work = Path(tempfile.gettempdir()) / "tactics-bench"
     if args.only_labelled:
@@ -88,6 +91,10 @@ def main() -> None:
           f"{os.getloadavg()[0]:.1f}", flush=True)
     tagged = work / f"report-tagged-{args.rows}.jsonl"
     tactics = [sys.executable, "-m", "nlp"]
+    if args.only_report:
+        run = measure([*tactics, "report", str(feed), "--out", str(work / "report-full"),
+                       "--quiet", *workers, *model])
+        return show("tactics report, unlabelled rows (classification included)", args.rows, run)
     batch = measure([*tactics, "batch", str(feed), str(tagged), "--keep-fields", "text,source,date",
                      "--quiet", *workers, *model])
     show("tactics batch (baseline: classification alone)", args.rows, batch)
