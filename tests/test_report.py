@@ -171,7 +171,7 @@ def test_unreadable_dates_are_counted_and_listed(tmp_path):
                                  "--out", str(tmp_path / "out"), "--period", "day"])
     assert result.exit_code == 0, result.output
     page = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
-    assert "3 rows have a missing or unreadable date" in page
+    assert "3 rows with a missing or unreadable date" in page
     assert "row 4 (id x3): &#x27;yesterday&#x27;" in page and "1700000000" in page
     assert pd.read_csv(tmp_path / "out" / "trends.csv")["texts"].sum() == 37
 

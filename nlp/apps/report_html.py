@@ -53,20 +53,23 @@ def _problems(report: FeedReport) -> str:
     items = []
     if s["errors"]:
         kinds = ", ".join(f"{escape(kind)} ({n:,})" for kind, n in counts.error_kinds.most_common(5))
-        items.append(f"{s['errors']:,} rows could not be classified: {kinds}")
+        items.append(f"{_rows(s['errors'])} could not be classified: {kinds}")
     if s["bad_dates"]:
         listed = ", ".join(f"row {row} (id {escape(str(rid))}): {escape(repr(value))}"
                            for row, rid, value in counts.bad_date_examples)
-        items.append(f"{s['bad_dates']:,} rows have a missing or unreadable date, so they are "
-                     f"left out of the trends and clusters; the first: {listed}")
+        items.append(f"{_rows(s['bad_dates'])} with a missing or unreadable date, left out of "
+                     f"the trends and clusters; the first: {listed}")
     if s["no_source"]:
-        items.append(f"{s['no_source']:,} rows have no source (counted as {escape('(no source)')})")
+        items.append(f"{_rows(s['no_source'])} without a source, counted as (no source)")
     if s["too_short"]:
-        items.append(f"{s['too_short']:,} texts are too short (under 6 words) to compare for "
-                     f"repetition")
+        items.append(f"{_rows(s['too_short'])} too short (under 6 words) to compare for repetition")
     if not items:
         return ""
     return "<h2>Data problems</h2><ul>" + "".join(f"<li>{item}</li>" for item in items) + "</ul>"
+
+
+def _rows(n: int) -> str:
+    return f"{n:,} row{'s' * (n != 1)}"
 
 
 def _png(figure) -> str:
@@ -95,7 +98,7 @@ def _trends(report: FeedReport) -> str:
     ticks = np.linspace(0, len(shares) - 1, min(len(shares), 12)).round().astype(int)
     axes.set_xticks(ticks, [shares.index[i] for i in ticks], rotation=30, ha="right")
     axes.set_ylabel("% of texts")
-    axes.legend(fontsize=8, ncol=2)
+    axes.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     rising = report.rising.head(5)
     rows = "".join(f"<tr><td>{escape(r.tactic)}</td><td class='num'>{r.slope * 100:+.2f}</td>"
                    f"<td class='num'>{r.first:.1%}</td><td class='num'>{r.last:.1%}</td></tr>"
