@@ -173,16 +173,19 @@ def parse_labels(value: object, tactics: set[str], row: int) -> list[str] | None
             try:
                 value = json.loads(value)
             except json.JSONDecodeError as exc:
-                raise DataError(f"labels are not a JSON list: {exc.msg}", line=row,
+                raise DataError(f"row {row}: labels are not a JSON list: {exc.msg}",
                                 field="labels") from None
         else:
             value = [part.strip() for part in value.replace(";", ",").replace("|", ",").split(",")
                      if part.strip()]
+    if not isinstance(value, (list, tuple, np.ndarray)):
+        raise DataError(f"row {row}: labels must be a list of tactic ids, not "
+                        f"{type(value).__name__}", field="labels")
     labels = [str(label) for label in value]
     unknown = sorted(set(labels) - tactics)
     if unknown:
-        raise DataError(f"unknown tactic {', '.join(map(repr, unknown))} (known: "
-                        f"{', '.join(sorted(tactics))})", line=row, field="labels")
+        raise DataError(f"row {row}: unknown tactic {', '.join(map(repr, unknown))} (known: "
+                        f"{', '.join(sorted(tactics))})", field="labels")
     return labels
 
 
