@@ -14,7 +14,7 @@ from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 from .features import WORD_FEATURES
 
-__all__ = ["top_phrases", "locate"]
+__all__ = ["top_phrases", "phrases_from_row", "feature_names", "locate"]
 
 
 def locate(text: str, phrase: str) -> tuple[int, int] | None:
@@ -27,7 +27,7 @@ def locate(text: str, phrase: str) -> tuple[int, int] | None:
 
 
 @lru_cache(maxsize=8)
-def _feature_names(vectorizer) -> np.ndarray:
+def feature_names(vectorizer) -> np.ndarray:
     return vectorizer.get_feature_names_out()
 
 
@@ -36,13 +36,15 @@ def top_phrases(pipeline, text: str, column: int, *, k: int = 5) -> list[dict]:
     (n-grams made only of stop words are skipped)."""
     union = pipeline.named_steps["features"]
     vectorizer = dict(union.transformer_list)[WORD_FEATURES]
-    estimator = pipeline.named_steps["clf"].estimators_[column]
-    coef = getattr(estimator, "coef_", None)
+    coef = getattr(pipeline.named_steps["clf"].estimators_[column], "coef_", None)
     if coef is None:
         return []
-    row = vectorizer.transform([text])
+    return phrases_from_row(text, vectorizer.transform([text]), coef, feature_names(vectorizer), k=k)
+
+
+def phrases_from_row(text: str, row, coef: np.ndarray, names: np.ndarray, *, k: int = 5) -> list[dict]:
+    """``top_phrases`` from the text's word-block row (1 x n words, sparse) already computed."""
     weights = row.data * coef[0, row.indices]
-    names = _feature_names(vectorizer)
     phrases: list[dict] = []
     covered: list[tuple[int, int]] = []
     for i in np.argsort(-weights, kind="stable"):
