@@ -20,10 +20,14 @@ __all__ = ["top_phrases", "phrases_from_row", "feature_names", "locate"]
 def locate(text: str, phrase: str) -> tuple[int, int] | None:
     """Where a (lower-cased, tokenised) n-gram first occurs in the text, ignoring case and the
     punctuation or spacing between its words."""
-    words = [re.escape(w) for w in phrase.split()]
-    pattern = r"(?<!\w)" + r"[\W_]+".join(words) + r"(?!\w)"
-    found = re.search(pattern, text, flags=re.IGNORECASE)
+    found = _phrase_pattern(phrase).search(text)
     return (found.start(), found.end()) if found else None
+
+
+@lru_cache(maxsize=50_000)
+def _phrase_pattern(phrase: str) -> re.Pattern:
+    words = [re.escape(w) for w in phrase.split()]
+    return re.compile(r"(?<!\w)" + r"[\W_]+".join(words) + r"(?!\w)", flags=re.IGNORECASE)
 
 
 @lru_cache(maxsize=8)
