@@ -3,11 +3,14 @@ scikit-learn pipeline it replaces: the same scores, labels and evidence."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
 from nlp.corpus.dataset import in_language, label_matrix, load_split
 from nlp.model.classifier import TacticClassifier
+from nlp.model.features import _FOLD, CUE_HINTS, STANCE_CUES
 from nlp.model.fastscore import LinearScorer, tfidf_rows
 from nlp.model.predict import TacticModel, load_model
 
@@ -76,3 +79,14 @@ def test_fused_weights_reproduce_other_calibrations(small_corpus, gate, calibrat
 
 def test_estimators_it_cannot_reproduce_keep_their_own_path():
     assert LinearScorer.build(object()) is None
+
+
+def test_every_stance_cue_match_holds_one_of_its_hints():
+    """The hints let a text skip a cue's search; they must never skip a match."""
+    texts = [r.text for split in ("train", "test") for r in load_split(DATA / f"{split}.jsonl")]
+    texts += ODD_TEXTS + ["İT İS ſAİD", "\u212aremlin line", "DON'T", "So-Called"]
+    for cue, pattern in STANCE_CUES.items():
+        compiled = re.compile(pattern, re.IGNORECASE)
+        missed = [t[:80] for t in texts if compiled.search(t)
+                  and not any(h in t.translate(_FOLD).lower() for h in CUE_HINTS[cue])]
+        assert not missed, (cue, missed[:3])
