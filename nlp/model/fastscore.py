@@ -18,6 +18,7 @@ import numpy as np
 from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import FeatureUnion
+from sklearn.utils.sparsefuncs_fast import inplace_csr_row_normalize_l2
 
 from .features import WORD_FEATURES, DistancedWords, clean_feed_text, distanced_text
 
@@ -102,7 +103,7 @@ def tfidf_rows(vectorizer: TfidfVectorizer, texts: list[str],
                cache: dict[str, list[int]] | None = None) -> sparse.csr_matrix:
     """``vectorizer.transform(texts)``, bit for bit, counted faster: the n-grams come from the
     vectorizer's own analyzer (character n-grams word by word, remembered in ``cache``) and the
-    counts go through its own TF-IDF weighting."""
+    counts are weighted by its fitted IDF, as its transformer does."""
     if not _plain(vectorizer):
         return vectorizer.transform(texts)
     vocabulary = vectorizer.vocabulary_
@@ -130,12 +131,26 @@ def tfidf_rows(vectorizer: TfidfVectorizer, texts: list[str],
                                 np.asarray(indices, dtype=np.int32), np.asarray(indptr, dtype=np.int64)),
                                shape=(len(texts), len(vocabulary)))
     counts.sum_duplicates()
-    return vectorizer._tfidf.transform(counts, copy=False)
+    return _weigh(vectorizer._tfidf, counts)
+
+
+def _weigh(tfidf, counts: sparse.csr_matrix) -> sparse.csr_matrix:
+    """``TfidfTransformer.transform`` in place, step for step, without its per-call checks
+    (they cost more than the arithmetic on a few short texts)."""
+    if tfidf.sublinear_tf:
+        np.log(counts.data, counts.data)
+        counts.data += 1.0
+    if hasattr(tfidf, "idf_"):
+        counts.data *= tfidf.idf_[counts.indices]
+    if tfidf.norm == "l2":
+        inplace_csr_row_normalize_l2(counts)
+    return counts
 
 
 def _plain(vectorizer) -> bool:
     """Whether ``tfidf_rows`` reproduces this vectorizer (its default input, no custom hooks)."""
     return (isinstance(vectorizer, TfidfVectorizer) and vectorizer.analyzer in ("word", "char_wb")
             and vectorizer.input == "content" and vectorizer.preprocessor is None
-            and not vectorizer.binary and hasattr(vectorizer, "_tfidf")
+            and not vectorizer.binary and getattr(vectorizer, "norm", None) in ("l2", None)
+            and hasattr(vectorizer, "_tfidf")
             and (vectorizer.analyzer == "word" or vectorizer.tokenizer is None))
