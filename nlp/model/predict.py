@@ -122,20 +122,27 @@ class TacticModel:
         return self.estimator.predict_proba(texts)
 
     def _raise_to_window_scores(self, texts: list[str], probabilities: np.ndarray) -> None:
+        rows, best = self._window_scores(texts, int(self.long_text["window"]))
+        lift(probabilities, rows, best, float(self.long_text["pull"]))
+
+    def window_scores(self, texts: Iterable[str], window: int) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, best): which texts are long, and each one's best score over windows of
+        ``window`` sentences, per tactic; ``lift`` applies them (see ``predict_proba``)."""
+        return self._window_scores([_clip(check_text(t))[0] for t in texts], window)
+
+    def _window_scores(self, texts: list[str], window: int) -> tuple[np.ndarray, np.ndarray]:
         owners, pieces = [], []
         for i, text in enumerate(texts):
             if len(text.split()) > LONG_TEXT_WORDS:
-                for start, end in windows(sentence_spans(text), int(self.long_text["window"])):
+                for start, end in windows(sentence_spans(text), window):
                     owners.append(i)
                     pieces.append(text[start:end])
         if not pieces:
-            return
-        best = np.zeros_like(probabilities)
-        np.maximum.at(best, np.array(owners), self._plain_proba(pieces))
-        rows = np.unique(owners)
-        pull = float(self.long_text["pull"])
-        probabilities[rows] = np.maximum(probabilities[rows],
-                                         best[rows] ** pull * probabilities[rows] ** (1 - pull))
+            return np.zeros(0, dtype=int), np.zeros((0, len(self.tactics)))
+        rows, where = np.unique(owners, return_inverse=True)
+        best = np.zeros((len(rows), len(self.tactics)))
+        np.maximum.at(best, where, self._plain_proba(pieces))
+        return rows, best
 
     def predict(self, texts: Iterable[str], *, evidence: bool = True) -> list[Prediction]:
         """Classify texts, each by the model that reads its language; raises InputError naming
@@ -245,6 +252,15 @@ class TacticModel:
         return {"phrases": phrases,
                 "sentence": {"text": text[start:end], "start": start, "end": end,
                              "score": round(float(sentence_scores[best, k]), 4)}}
+
+
+def lift(probabilities: np.ndarray, rows: np.ndarray, best: np.ndarray, pull: float) -> np.ndarray:
+    """Raise long texts' scores (``rows``) towards their best windows' (``best``), in place:
+    max(whole, best ** pull x whole ** (1 - pull))."""
+    if len(rows):
+        probabilities[rows] = np.maximum(probabilities[rows],
+                                         best ** pull * probabilities[rows] ** (1 - pull))
+    return probabilities
 
 
 def _whole(spans: list[tuple[int, int]], text: str) -> bool:
