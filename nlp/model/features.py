@@ -118,6 +118,8 @@ def distanced_text(text: str) -> str:
     A linear model then sees "provoked" in "Moscow claims NATO provoked the war" as its own
     feature (``d_provoked``) and can learn that it points away from the tactic.
     """
+    if not DISTANCE_CUE.search(text):   # a cue in a sentence is a cue in the text (no cue spans
+        return ""                      # a sentence end), so most texts stop here
     return " ".join("d_" + token.lower()
                     for sentence in _SENTENCE.findall(text) if DISTANCE_CUE.search(sentence)
                     for token in _TOKEN.findall(sentence))

@@ -196,12 +196,13 @@ class TacticModel:
         found = (self._evidence(plain_texts, hits, plain, features) if evidence
                  else [{} for _ in texts])
         results = []
-        for (_, note), proba, fired, proof in zip(clipped, probabilities, hits, found):
-            near = np.flatnonzero(np.abs(proba - self.thresholds) < UNCERTAIN_MARGIN)
+        near = np.abs(probabilities - self.thresholds) < UNCERTAIN_MARGIN
+        for (_, note), proba, fired, close, proof in zip(clipped, probabilities.tolist(), hits,
+                                                         near, found):
             results.append(Prediction(
                 labels=[self.tactics[k] for k in fired],
-                scores={t: round(float(p), 4) for t, p in zip(self.tactics, proba)},
-                evidence=proof, uncertain=[self.tactics[k] for k in near],
+                scores={t: round(p, 4) for t, p in zip(self.tactics, proba)},
+                evidence=proof, uncertain=[self.tactics[k] for k in np.flatnonzero(close)],
                 model=self.version, note=note))
         return results
 
