@@ -207,12 +207,15 @@ def test_long_commands_print_stage_lines_unless_quiet(small_model, small_corpus,
     args = ["evaluate", "--model", str(small_model), "--data", str(small_corpus), "--folds", "2"]
     loud = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "loud")])
     assert loud.exit_code == 0, loud.output
-    stages = loud.stderr.splitlines()
-    assert [line.split("s] ", 1)[1] for line in stages] == [
+    stages = [line.split("s] ", 1)[1] for line in loud.stderr.splitlines()]
+    assert stages[:3] == [
         f"scoring {version} on the 150 test records",
         "fitting the baselines; drawing the plots",
         "2-fold cross-validation on the 400 train records"]
-    assert all(line.startswith("[") for line in stages)
+    # each cross-validation model says how its own folds and final fit go
+    assert sum(line.startswith("fold 3 of 3 scored") for line in stages) == 2
+    assert sum(line.startswith("final fit on all 200 texts") for line in stages) == 2
+    assert all(line.startswith("[") for line in loud.stderr.splitlines())
     quiet = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "quiet"), "--quiet"])
     assert quiet.exit_code == 0 and quiet.stderr == ""
     assert quiet.stdout.startswith("wrote ")
