@@ -156,8 +156,10 @@ def test_learning_curve_writes_figures(small_corpus, tmp_path, caplog):
                             params={"cv": 3, "max_char_features": 5000})
     sizes = [p["train_records"] for p in result["points"]]
     assert sizes == [200, 400]
-    assert [r.getMessage() for r in caplog.records if r.name.startswith("nlp.")] == [
+    assert [r.getMessage() for r in caplog.records if r.name == "nlp.evaluation.learning_curve"] == [
         "training on 50% of train (200 records)", "training on 100% of train (400 records)"]
+    # each point's model reports its folds too
+    assert sum(r.getMessage() == "final fit on all 400 texts" for r in caplog.records) == 1
     assert (tmp_path / "learning_curve.png").exists() and "| 100% | 400 |" in (tmp_path / "learning_curve.md").read_text()
 
 
