@@ -156,8 +156,10 @@ def test_learning_curve_writes_figures(small_corpus, tmp_path, caplog):
                             params={"cv": 3, "max_char_features": 5000})
     sizes = [p["train_records"] for p in result["points"]]
     assert sizes == [200, 400]
-    assert [r.getMessage() for r in caplog.records if r.name.startswith("nlp.")] == [
+    assert [r.getMessage() for r in caplog.records if r.name == "nlp.evaluation.learning_curve"] == [
         "training on 50% of train (200 records)", "training on 100% of train (400 records)"]
+    # each point's model reports its folds too
+    assert sum(r.getMessage() == "final fit on all 400 texts" for r in caplog.records) == 1
     assert (tmp_path / "learning_curve.png").exists() and "| 100% | 400 |" in (tmp_path / "learning_curve.md").read_text()
 
 
@@ -207,12 +209,15 @@ def test_long_commands_print_stage_lines_unless_quiet(small_model, small_corpus,
     args = ["evaluate", "--model", str(small_model), "--data", str(small_corpus), "--folds", "2"]
     loud = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "loud")])
     assert loud.exit_code == 0, loud.output
-    stages = loud.stderr.splitlines()
-    assert [line.split("s] ", 1)[1] for line in stages] == [
+    stages = [line.split("s] ", 1)[1] for line in loud.stderr.splitlines()]
+    assert stages[:3] == [
         f"scoring {version} on the 150 test records",
         "fitting the baselines; drawing the plots",
         "2-fold cross-validation on the 400 train records"]
-    assert all(line.startswith("[") for line in stages)
+    # each cross-validation model says how its own folds and final fit go
+    assert sum(line.startswith("fold 3 of 3 scored") for line in stages) == 2
+    assert sum(line.startswith("final fit on all 200 texts") for line in stages) == 2
+    assert all(line.startswith("[") for line in loud.stderr.splitlines())
     quiet = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "quiet"), "--quiet"])
     assert quiet.exit_code == 0 and quiet.stderr == ""
     assert quiet.stdout.startswith("wrote ")

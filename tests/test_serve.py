@@ -236,6 +236,53 @@ def test_a_small_request_is_not_stuck_behind_a_large_one(small_model, db, monkey
     assert big.result().json()["results"] == expected
 
 
+def test_small_requests_arriving_together_are_classified_in_one_call(small_model, db, monkeypatch):
+    """On one lane, requests that arrive while it is busy join one batch: one call of the model,
+    and each request still gets its own results."""
+    model = load_model(small_model)
+    calls, started, release = _blocking(model, monkeypatch)
+    app = create_app(model, db_path=db, lanes=1)
+    texts = ["Talks resume on Monday.", PROPAGANDA, "The council met on Tuesday about buses."]
+    with TestClient(app) as client, ThreadPoolExecutor(4) as pool:
+        first = pool.submit(client.post, "/v1/predict", json={"text": "A first text."})
+        assert started.wait(30)
+        later = [pool.submit(client.post, "/v1/predict", json={"text": t}) for t in texts]
+        _wait_until(lambda: app.state.scheduler.pending == 4)
+        release.set()
+        answers = [f.result() for f in later]
+        assert first.result().status_code == 200
+    assert calls[0] == [len("A first text.")]
+    assert len(calls) == 2 and sorted(calls[1]) == sorted(len(t) for t in texts)
+    monkeypatch.undo()
+    for text, answer in zip(texts, answers):
+        assert answer.json()["results"] == [{"id": 1, **model.predict([text])[0].to_dict()}]
+
+
+def test_a_failed_batch_gives_each_request_its_own_answer(small_model, db, monkeypatch):
+    model = load_model(small_model)
+    calls, started, release = _blocking(model, monkeypatch)
+    held = model.predict
+
+    def fails_on_poison(texts, **options):
+        if len(texts) > 1 and any("poison" in t for t in texts):
+            raise RuntimeError("boom")
+        return held(texts, **options)
+
+    monkeypatch.setattr(model, "predict", fails_on_poison)
+    app = create_app(model, db_path=db, lanes=1)
+    with TestClient(app, raise_server_exceptions=False) as client, ThreadPoolExecutor(3) as pool:
+        first = pool.submit(client.post, "/v1/predict", json={"text": "A first text."})
+        assert started.wait(30)
+        good = pool.submit(client.post, "/v1/predict", json={"text": PROPAGANDA})
+        poison = pool.submit(client.post, "/v1/predict", json={"text": "poison pill"})
+        _wait_until(lambda: app.state.scheduler.pending == 3)
+        release.set()
+        assert first.result().status_code == 200
+        assert good.result().status_code == 200 and poison.result().status_code == 200
+    # the first call, then the joint one failed (not logged) and each text ran alone
+    assert calls[0] == [13] and sorted(calls[1:]) == [[11], [len(PROPAGANDA)]]
+
+
 def test_batch_over_the_limit_is_413(strict):
     items = [{"id": i, "text": "short text"} for i in range(3)]
     response = strict.post("/v1/predict", json={"items": items})

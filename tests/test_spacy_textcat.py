@@ -104,7 +104,8 @@ def test_train_writes_a_spacy_model_dir_that_loads_and_predicts(spacy_model):
     [result] = model.predict(["Kyiv walked out of the Istanbul talks on orders from London."])
     assert set(result.scores) == set(model.tactics)
     text = "London told Kyiv to quit. The talks ended."
-    evidence = model._evidence(text, np.array([0]))[model.tactics[0]]
+    [found] = model._evidence([text], [np.array([0])], model.predict_proba([text], long_texts=False), None)
+    evidence = found[model.tactics[0]]
     assert evidence["phrases"] == []  # no word evidence without a linear pipeline_
     sentence = evidence["sentence"]
     assert text[sentence["start"]:sentence["end"]] == sentence["text"]

@@ -138,7 +138,8 @@ def _api(model: TacticModel, store: FeedbackStore, scheduler: Scheduler, *, toke
     authorized = _bearer_check(token)
     # Prediction is CPU-bound: one thread per core runs it, in pieces, through the scheduler's
     # fair and bounded queue, which keeps the tail latency far lower than letting 40 threads
-    # fight over the GIL, and keeps small requests from waiting behind large ones.
+    # fight over the GIL, and keeps small requests from waiting behind large ones. Small
+    # requests that arrive together are classified in one call (micro-batching).
     taxonomy = load_taxonomy().to_dict()
     settings = {"model": model.version, **limits, "feedback_requires_token": token is not None}
 
@@ -163,7 +164,8 @@ def _api(model: TacticModel, store: FeedbackStore, scheduler: Scheduler, *, toke
         _check_limits([item.text for item in items], limits)
         rows = [_row(n, item) for n, item in enumerate(items, start=1)]
         classify = functools.partial(_classify, model, evidence=request.evidence)
-        results = await scheduler.run(classify, rows, [len(item.text) for item in items])
+        results = await scheduler.run(classify, rows, [len(item.text) for item in items],
+                                      batch_key=("predict", request.evidence))
         return {"results": results}
 
     @router.post("/v1/feedback", status_code=201, dependencies=[Depends(authorized)],
@@ -172,7 +174,7 @@ def _api(model: TacticModel, store: FeedbackStore, scheduler: Scheduler, *, toke
         _check_limits([request.text], limits)
         text = check_text(request.text)
         [predicted] = await scheduler.run(functools.partial(model.predict, evidence=False),
-                                          [text], [len(text)])
+                                          [text], [len(text)], batch_key=("feedback",))
         correction = await anyio.to_thread.run_sync(functools.partial(
             store.add, request.text, request.labels, predicted=predicted.labels,
             model_version=model.version, note=request.note, analyst=request.analyst))

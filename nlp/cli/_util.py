@@ -45,6 +45,7 @@ DATA_OPTION = typer.Option(None, "--data", help="Corpus directory (train.jsonl, 
 MODEL_OPTION = typer.Option(None, "--model", "-m", help="Model directory, or a name under the home's models/ (default: $TACTICS_MODEL, else models/default of the home; see `tactics --help`).")
 MODELS_DIR_OPTION = typer.Option(None, "--models-dir", help="Directory of model directories; its 'default' is the default model (default: models/ of the home, see `tactics --help`).")
 QUIET_OPTION = typer.Option(False, "--quiet", "-q", help="No progress lines on stderr.")
+JOBS_OPTION = typer.Option(-1, "--jobs", "-j", help="Processes for the cross-validation folds (-1: one per core; 1: none in parallel).")
 
 
 def data_dir(data: Path | None) -> Path:

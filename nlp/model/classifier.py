@@ -7,6 +7,8 @@ the tuned ``thresholds_`` instead, so the thresholds are part of the fitted mode
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
@@ -21,6 +23,8 @@ from .calibration import ScoreCalibrator, tune_thresholds, tune_thresholds_joint
 from .features import build_features, clean_feed_text
 
 __all__ = ["TacticClassifier", "out_of_fold_scores"]
+
+log = logging.getLogger(__name__)
 
 
 class TacticClassifier(ClassifierMixin, BaseEstimator):
@@ -74,10 +78,13 @@ class TacticClassifier(ClassifierMixin, BaseEstimator):
         and the dev scores together, each set weighing as much as the other."""
         X, Y = [clean_feed_text(x) for x in X], np.asarray(Y, dtype=np.int8)
         targets = np.column_stack([Y, Y.any(axis=1)]) if self.gate else Y
+        log.info(f"{self.cv}-fold out-of-fold scores for calibration and thresholds "
+                 f"({'one fold at a time' if self.n_jobs in (None, 1) else 'folds in parallel'})")
         oof = out_of_fold_scores(self.make_pipeline(), X, targets, cv=self.cv,
                                  random_state=self.random_state, n_jobs=self.n_jobs)
         self.calibrator_ = ScoreCalibrator(self.calibration, gate=self.gate).fit(oof, Y)
         oof_probabilities = self.calibrator_.transform(oof)
+        log.info(f"final fit on all {len(X)} texts")
         self.pipeline_ = self.make_pipeline().fit(X, targets)
         _shrink(self.pipeline_)
         self.n_outputs_ = Y.shape[1]
@@ -120,8 +127,11 @@ def out_of_fold_scores(pipeline: Pipeline, X: list[str], Y: np.ndarray, *, cv: i
         return held_idx, fitted.decision_function([X[i] for i in held_idx])
 
     oof = np.zeros(Y.shape, dtype=np.float64)
-    for held_idx, scores in Parallel(n_jobs=n_jobs)(delayed(score_fold)(tr, te) for tr, te in folds):
+    jobs = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(
+        delayed(score_fold)(tr, te) for tr, te in folds)
+    for done, (held_idx, scores) in enumerate(jobs, start=1):
         oof[held_idx] = scores.reshape(len(held_idx), -1)
+        log.info(f"fold {done} of {cv} scored ({len(held_idx)} held-out texts)")
     return oof
 
 

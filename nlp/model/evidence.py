@@ -14,20 +14,24 @@ from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 from .features import WORD_FEATURES
 
-__all__ = ["top_phrases", "locate"]
+__all__ = ["top_phrases", "phrases_from_row", "feature_names", "locate"]
 
 
 def locate(text: str, phrase: str) -> tuple[int, int] | None:
     """Where a (lower-cased, tokenised) n-gram first occurs in the text, ignoring case and the
     punctuation or spacing between its words."""
-    words = [re.escape(w) for w in phrase.split()]
-    pattern = r"(?<!\w)" + r"[\W_]+".join(words) + r"(?!\w)"
-    found = re.search(pattern, text, flags=re.IGNORECASE)
+    found = _phrase_pattern(phrase).search(text)
     return (found.start(), found.end()) if found else None
 
 
+@lru_cache(maxsize=50_000)
+def _phrase_pattern(phrase: str) -> re.Pattern:
+    words = [re.escape(w) for w in phrase.split()]
+    return re.compile(r"(?<!\w)" + r"[\W_]+".join(words) + r"(?!\w)", flags=re.IGNORECASE)
+
+
 @lru_cache(maxsize=8)
-def _feature_names(vectorizer) -> np.ndarray:
+def feature_names(vectorizer) -> np.ndarray:
     return vectorizer.get_feature_names_out()
 
 
@@ -36,13 +40,15 @@ def top_phrases(pipeline, text: str, column: int, *, k: int = 5) -> list[dict]:
     (n-grams made only of stop words are skipped)."""
     union = pipeline.named_steps["features"]
     vectorizer = dict(union.transformer_list)[WORD_FEATURES]
-    estimator = pipeline.named_steps["clf"].estimators_[column]
-    coef = getattr(estimator, "coef_", None)
+    coef = getattr(pipeline.named_steps["clf"].estimators_[column], "coef_", None)
     if coef is None:
         return []
-    row = vectorizer.transform([text])
+    return phrases_from_row(text, vectorizer.transform([text]), coef, feature_names(vectorizer), k=k)
+
+
+def phrases_from_row(text: str, row, coef: np.ndarray, names: np.ndarray, *, k: int = 5) -> list[dict]:
+    """``top_phrases`` from the text's word-block row (1 x n words, sparse) already computed."""
     weights = row.data * coef[0, row.indices]
-    names = _feature_names(vectorizer)
     phrases: list[dict] = []
     covered: list[tuple[int, int]] = []
     for i in np.argsort(-weights, kind="stable"):

@@ -37,7 +37,10 @@ def language_name(code: str) -> str:
 def detect_language(text: str) -> str:
     """ISO 639-1 code of the text's dominant language ('und' when it has no letters)."""
     sample = text[:SAMPLE_CHARS]
-    cyrillic, latin = len(_CYRILLIC.findall(sample)), len(_LATIN.findall(sample))
+    if _CYRILLIC.search(sample):   # letters are counted only when both scripts may be present
+        cyrillic, latin = len(_CYRILLIC.findall(sample)), len(_LATIN.findall(sample))
+    else:
+        cyrillic, latin = 0, int(_LATIN.search(sample) is not None)
     if not cyrillic and not latin:
         return _identifier("all").classify(sample)[0] if _WORD.search(sample) else "und"
     if cyrillic > latin:

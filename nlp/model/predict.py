@@ -15,10 +15,12 @@ import numpy as np
 
 from .artifact import read_estimator, read_meta
 from ..errors import EncoderMissing, InputError, ModelError
-from .evidence import top_phrases
+from .evidence import feature_names, phrases_from_row, top_phrases
+from .fastscore import LinearScorer
 from .language import SUPPORTED, detect_languages, language_name
 from ..io.home import find_home
 from ..io.readers import Row
+from .features import clean_feed_text
 from .segment import sentence_spans, windows
 from ..taxonomy import load_taxonomy
 
@@ -71,8 +73,10 @@ class TacticModel:
     """A loaded model: its estimator, and the metadata that says what it is."""
 
     def __init__(self, estimator, meta: dict, path: Path | None = None, *,
-                 multilingual: TacticModel | None = None) -> None:
+                 multilingual: TacticModel | None = None, fast: bool = True) -> None:
         self.estimator, self.meta, self.path = estimator, meta, path
+        # linear models score in one pass (``fastscore``); ``fast=False`` keeps the pipeline
+        self.scorer: LinearScorer | None = LinearScorer.build(estimator) if fast else None
         self.tactics: list[str] = list(meta["tactics"])
         self.thresholds = np.array([meta["thresholds"][t] for t in self.tactics])
         self.version: str = meta["model_version"]
@@ -97,26 +101,48 @@ class TacticModel:
         texts = [_clip(check_text(t))[0] for t in texts]
         if not texts:
             return np.zeros((0, len(self.tactics)))
-        probabilities = self.estimator.predict_proba(texts)
+        return self._scores(texts, long_texts)[0]
+
+    def _scores(self, texts: list[str], long_texts: bool = True):
+        """(probabilities, probabilities before the long-text lift, feature rows or None)."""
+        if self.scorer is not None:
+            features = self.scorer.features(texts)
+            plain = self.scorer.proba(features)
+        else:
+            features, plain = None, self.estimator.predict_proba(texts)
+        probabilities = plain.copy()
         if long_texts:
             self._raise_to_window_scores(texts, probabilities)
-        return probabilities
+        return probabilities, plain, features
+
+    def _plain_proba(self, texts: list[str]) -> np.ndarray:
+        """Calibrated probabilities without the long-text lift."""
+        if self.scorer is not None:
+            return self.scorer.proba(self.scorer.features(texts))
+        return self.estimator.predict_proba(texts)
 
     def _raise_to_window_scores(self, texts: list[str], probabilities: np.ndarray) -> None:
+        rows, best = self._window_scores(texts, int(self.long_text["window"]))
+        lift(probabilities, rows, best, float(self.long_text["pull"]))
+
+    def window_scores(self, texts: Iterable[str], window: int) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, best): which texts are long, and each one's best score over windows of
+        ``window`` sentences, per tactic; ``lift`` applies them (see ``predict_proba``)."""
+        return self._window_scores([_clip(check_text(t))[0] for t in texts], window)
+
+    def _window_scores(self, texts: list[str], window: int) -> tuple[np.ndarray, np.ndarray]:
         owners, pieces = [], []
         for i, text in enumerate(texts):
             if len(text.split()) > LONG_TEXT_WORDS:
-                for start, end in windows(sentence_spans(text), int(self.long_text["window"])):
+                for start, end in windows(sentence_spans(text), window):
                     owners.append(i)
                     pieces.append(text[start:end])
         if not pieces:
-            return
-        best = np.zeros_like(probabilities)
-        np.maximum.at(best, np.array(owners), self.estimator.predict_proba(pieces))
-        rows = np.unique(owners)
-        pull = float(self.long_text["pull"])
-        probabilities[rows] = np.maximum(probabilities[rows],
-                                         best[rows] ** pull * probabilities[rows] ** (1 - pull))
+            return np.zeros(0, dtype=int), np.zeros((0, len(self.tactics)))
+        rows, where = np.unique(owners, return_inverse=True)
+        best = np.zeros((len(rows), len(self.tactics)))
+        np.maximum.at(best, where, self._plain_proba(pieces))
+        return rows, best
 
     def predict(self, texts: Iterable[str], *, evidence: bool = True) -> list[Prediction]:
         """Classify texts, each by the model that reads its language; raises InputError naming
@@ -164,35 +190,83 @@ class TacticModel:
 
     def _predict_here(self, texts: list[str], evidence: bool) -> list[Prediction]:
         clipped = [_clip(t) for t in texts]
-        probabilities = self.predict_proba([t for t, _ in clipped])
+        plain_texts = [t for t, _ in clipped]
+        probabilities, plain, features = self._scores(plain_texts)
+        hits = [np.flatnonzero(proba >= self.thresholds) for proba in probabilities]
+        found = (self._evidence(plain_texts, hits, plain, features) if evidence
+                 else [{} for _ in texts])
         results = []
-        for (text, note), proba in zip(clipped, probabilities):
-            hits = np.flatnonzero(proba >= self.thresholds)
-            near = np.flatnonzero(np.abs(proba - self.thresholds) < UNCERTAIN_MARGIN)
+        near = np.abs(probabilities - self.thresholds) < UNCERTAIN_MARGIN
+        for (_, note), proba, fired, close, proof in zip(clipped, probabilities.tolist(), hits,
+                                                         near, found):
             results.append(Prediction(
-                labels=[self.tactics[k] for k in hits],
-                scores={t: round(float(p), 4) for t, p in zip(self.tactics, proba)},
-                evidence=self._evidence(text, hits) if evidence else {},
-                uncertain=[self.tactics[k] for k in near],
+                labels=[self.tactics[k] for k in fired],
+                scores={t: round(p, 4) for t, p in zip(self.tactics, proba)},
+                evidence=proof, uncertain=[self.tactics[k] for k in np.flatnonzero(close)],
                 model=self.version, note=note))
         return results
 
-    def _evidence(self, text: str, hits: np.ndarray) -> dict[str, dict]:
-        if not len(hits):
+    def _evidence(self, texts: list[str], hits: list[np.ndarray], plain: np.ndarray,
+                  features) -> list[dict[str, dict]]:
+        """Evidence for the tactics that fired, for all texts at once: every sentence of a text
+        with a hit is scored in one batch (a text that is one sentence reuses its own score), and
+        phrases are read from the feature rows already built."""
+        rows = [i for i, fired in enumerate(hits) if len(fired)]
+        spans = {i: sentence_spans(texts[i]) for i in rows}
+        pieces = [texts[i][s:e] for i in rows if not _whole(spans[i], texts[i]) for s, e in spans[i]]
+        piece_scores = self._plain_proba(pieces) if pieces else None
+        words = self._word_rows(texts, rows, features)
+        out: list[dict[str, dict]] = [{} for _ in texts]
+        at = 0
+        for i in rows:
+            if _whole(spans[i], texts[i]):
+                sentence_scores = plain[i:i + 1]
+            else:
+                sentence_scores = piece_scores[at:at + len(spans[i])]
+                at += len(spans[i])
+            out[i] = {self.tactics[k]: self._tactic_evidence(texts[i], int(k), spans[i],
+                                                             sentence_scores, words.get(i))
+                      for k in hits[i]}
+        return out
+
+    def _word_rows(self, texts: list[str], rows: list[int], features) -> dict[int, object]:
+        """Each hit text's word-block row: sliced from the features when cleaning the text for
+        the model left it as it was, else computed from the text as written."""
+        if self.scorer is None:
             return {}
-        spans = sentence_spans(text)
-        sentence_scores = self.estimator.predict_proba([text[s:e] for s, e in spans])
-        evidence = {}
-        for k in hits:
-            best = int(np.argmax(sentence_scores[:, k]))
-            start, end = spans[best]
-            evidence[self.tactics[k]] = {
-                "phrases": (top_phrases(self.estimator.pipeline_, text, int(k))
-                            if hasattr(self.estimator, "pipeline_") else []),  # linear models only
+        block = self.scorer.word_block(features[rows]) if rows else None
+        raw = [i for i in rows if clean_feed_text(texts[i]) != texts[i]]
+        redone = dict(zip(raw, self.scorer.word_rows([texts[i] for i in raw]))) if raw else {}
+        return {i: redone.get(i, block[n]) for n, i in enumerate(rows)}
+
+    def _tactic_evidence(self, text: str, k: int, spans: list[tuple[int, int]],
+                         sentence_scores: np.ndarray, word_row) -> dict:
+        best = int(np.argmax(sentence_scores[:, k]))
+        start, end = spans[best]
+        if word_row is not None:
+            phrases = phrases_from_row(text, word_row, self.scorer.coefs[k],
+                                       feature_names(self.scorer.word_vectorizer))
+        elif hasattr(self.estimator, "pipeline_"):   # linear models only
+            phrases = top_phrases(self.estimator.pipeline_, text, k)
+        else:
+            phrases = []
+        return {"phrases": phrases,
                 "sentence": {"text": text[start:end], "start": start, "end": end,
-                             "score": round(float(sentence_scores[best, k]), 4)},
-            }
-        return evidence
+                             "score": round(float(sentence_scores[best, k]), 4)}}
+
+
+def lift(probabilities: np.ndarray, rows: np.ndarray, best: np.ndarray, pull: float) -> np.ndarray:
+    """Raise long texts' scores (``rows``) towards their best windows' (``best``), in place:
+    max(whole, best ** pull x whole ** (1 - pull))."""
+    if len(rows):
+        probabilities[rows] = np.maximum(probabilities[rows],
+                                         best ** pull * probabilities[rows] ** (1 - pull))
+    return probabilities
+
+
+def _whole(spans: list[tuple[int, int]], text: str) -> bool:
+    """Whether the text is a single sentence with nothing around it (its score is the sentence's)."""
+    return len(spans) == 1 and spans[0] == (0, len(text))
 
 
 def _clip(text: str) -> tuple[str, str | None]:

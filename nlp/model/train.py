@@ -19,7 +19,7 @@ from ..corpus.dataset import (DEFAULT_DATA_DIR, LANGUAGES, corpus_hash, in_langu
 from ..errors import ModelError
 from ..io.writers import check_not_input
 from .metrics import multilabel_metrics, split_figures
-from .predict import LONG_TEXT_DEFAULTS, LONG_TEXT_WORDS, MULTILINGUAL_DIR, TacticModel
+from .predict import LONG_TEXT_DEFAULTS, LONG_TEXT_WORDS, MULTILINGUAL_DIR, TacticModel, lift
 from ..taxonomy import Taxonomy, load_taxonomy
 
 __all__ = ["train", "make_estimator", "DEFAULT_PARAMS", "ARCHITECTURES"]
@@ -114,10 +114,13 @@ def choose_long_text(estimator, meta: dict, dev: list, *, fpr_weight: float = 0.
     Y = label_matrix(long, meta["tactics"])
     present = Y.any(axis=0)
     best_value, best = -np.inf, dict(LONG_TEXT_DEFAULTS)
+    model = TacticModel(estimator, meta)
+    texts = [r.text for r in long]
+    whole = model.predict_proba(texts, long_texts=False)   # scored once; windows once per size
     for window in (2, 3, 5):
+        rows, window_best = model.window_scores(texts, window)
         for pull in (0.5, 0.7, 0.85, 1.0):
-            model = TacticModel(estimator, {**meta, "long_text": {"window": window, "pull": pull}})
-            predicted = model.predict_proba([r.text for r in long]) >= model.thresholds
+            predicted = lift(whole.copy(), rows, window_best, pull) >= model.thresholds
             figures = multilabel_metrics(Y[:, present], predicted[:, present].astype(np.int8),
                                          [t for t, keep in zip(meta["tactics"], present) if keep])
             value = figures["macro_f1"] - fpr_weight * figures["none_fpr"]
