@@ -104,9 +104,9 @@ def write_shared_model_dir(path: str | Path, base: Path, meta: dict, card: str, 
 
 
 def copy_model_dir(source: Path, target: Path) -> None:
-    """Copy model directory ``source`` into the new directory ``target`` with the weights it
-    shares copied in (the copy stands on its own)."""
-    shutil.copytree(source, target)
+    """Copy model directory ``source`` into ``target`` (new or empty) with the weights it shares
+    copied in, so that the copy stands on its own."""
+    shutil.copytree(source, target, dirs_exist_ok=True)
     target.chmod(umask_mode(directory=True))   # copytree copied the source's mode
     for meta_path in sorted(target.glob(f"**/{META_FILE}")):
         directory = meta_path.parent

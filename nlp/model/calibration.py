@@ -152,14 +152,14 @@ def recalibrate(probabilities: np.ndarray, slope: np.ndarray, intercept: np.ndar
     return 1.0 / (1.0 + np.exp(-(logit(probabilities) * slope + intercept)))
 
 
-def fit_recalibration(probabilities: np.ndarray, Y: np.ndarray, *,
-                      prior_strength: float = 10.0) -> tuple[np.ndarray, np.ndarray]:
-    """Per tactic, the slope and intercept of ``recalibrate`` that fit labels ``Y``, shrunk toward
-    (1, 0), the model as it is: the log-loss is penalised by ``prior_strength`` / 2 x
-    ((slope - 1)^2 + intercept^2), as if that many texts vouched for the model's own scores.
-    A tactic with few examples thus moves little; one with many follows its data."""
+def fit_recalibration(probabilities: np.ndarray, Y: np.ndarray, *, prior_strength: float = 10.0,
+                      centre: tuple[float, float] = (1.0, 0.0)) -> tuple[np.ndarray, np.ndarray]:
+    """Per column, the slope and intercept of ``recalibrate`` that fit labels ``Y``, shrunk toward
+    ``centre`` (default (1, 0): the model as it is): the log-loss is penalised by
+    ``prior_strength`` / 2 x ((slope - centre slope)^2 + (intercept - centre intercept)^2)."""
     X, Y = logit(probabilities), np.asarray(Y, dtype=np.float64)
     slope, intercept = np.ones(Y.shape[1]), np.zeros(Y.shape[1])
+    c_slope, c_intercept = centre
     for k in range(Y.shape[1]):
         x, y = X[:, k], Y[:, k]
 
@@ -167,13 +167,13 @@ def fit_recalibration(probabilities: np.ndarray, Y: np.ndarray, *,
             z = theta[0] * x + theta[1]
             q = 1.0 / (1.0 + np.exp(-z))
             value = np.sum(np.logaddexp(0, z) - y * z) + prior_strength / 2 * (
-                (theta[0] - 1) ** 2 + theta[1] ** 2)
+                (theta[0] - c_slope) ** 2 + (theta[1] - c_intercept) ** 2)
             residual = q - y
-            gradient = np.array([residual @ x + prior_strength * (theta[0] - 1),
-                                 residual.sum() + prior_strength * theta[1]])
+            gradient = np.array([residual @ x + prior_strength * (theta[0] - c_slope),
+                                 residual.sum() + prior_strength * (theta[1] - c_intercept)])
             return float(value), gradient
 
-        result = minimize(loss, np.array([1.0, 0.0]), jac=True, method="L-BFGS-B",
+        result = minimize(loss, np.array([c_slope, c_intercept]), jac=True, method="L-BFGS-B",
                           bounds=[(0.05, 20.0), (-20.0, 20.0)])
         slope[k], intercept[k] = result.x
     return slope, intercept

@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Sequence
 
-from ..model.artifact import read_meta
+from ..model.artifact import copy_model_dir, read_meta
 from ..evaluation.compare import (
     DEFAULT_RESAMPLES,
     DEFAULT_TOLERANCE,
@@ -49,7 +49,7 @@ from ..io.markdown import markdown_table
 from ..corpus.similarity import near_duplicate_pairs
 from ..taxonomy import Taxonomy, load_taxonomy
 from ..model.train import train
-from ..io.writers import atomic_directory, json_line, staging_directory, umask_mode
+from ..io.writers import atomic_directory, json_line, staging_directory
 
 __all__ = ["Addition", "Merge", "Retrained", "Promotion", "PromotionRefused", "merge_records",
            "read_additions", "write_corpus_version", "retrain", "promote", "compare_model_dirs",
@@ -297,12 +297,12 @@ def promote(name: str, *, models_dir: str | Path | None = None,
 
 
 def _install(candidate: Path, default: Path) -> Path | None:
-    """Copy ``candidate`` over ``default``: the copy is built beside it and renamed in, and the
-    old default renamed aside (restored if the swap fails). Returns the backup's path."""
+    """Copy ``candidate`` over ``default`` (with the weights a calibrated candidate shares copied
+    in): the copy is built beside it and renamed in, and the old default renamed aside
+    (restored if the swap fails). Returns the backup's path."""
     staging = staging_directory(default)
     try:
-        shutil.copytree(candidate, staging, dirs_exist_ok=True)
-        staging.chmod(umask_mode(directory=True))   # copytree copied the candidate's mode
+        copy_model_dir(candidate, staging)
         backup = _backup_path(default) if default.exists() else None
         if backup:
             os.replace(default, backup)
