@@ -225,13 +225,15 @@ def suggest(
     label_config: Optional[Path] = typer.Option(None, "--label-config", help="Also write a Label Studio labelling config (XML) for the taxonomy."),
     text_field: str = typer.Option("text", help="Field or column holding the text."),
     id_field: str = typer.Option("id", help="Field or column holding the id."),
+    tactic: Optional[str] = typer.Option(None, "--tactic", help="Rank for this tactic alone: likely carriers the model is least sure of (a tactic the model does not know yet: by similarity to its definition and keywords)."),
     model: Optional[Path] = MODEL_OPTION,
 ) -> None:
     """Pick the snippets most worth labelling next: those the model is least sure of, spread over
-    different topics.
+    different topics; with --tactic, those most worth labelling for one tactic.
 
-    Example:\n
-      tactics suggest feed.parquet --n 50 --out round-4.json --label-config tactics.xml
+    Examples:\n
+      tactics suggest feed.parquet --n 50 --out round-4.json --label-config tactics.xml\n
+      tactics suggest feed.parquet --tactic energy_blackmail --n 40 --out energy.json
     """
     from ..research.suggest import label_studio_config, write_suggestions
     from ..research.suggest import suggest as rank
@@ -241,7 +243,8 @@ def suggest(
     check_not_input(out, feed)
     if label_config:
         check_not_input(label_config, feed)
-    suggestions = rank(feed, model=model, n=n, text_field=text_field, id_field=id_field)
+    suggestions = rank(feed, model=model, n=n, text_field=text_field, id_field=id_field,
+                       tactic=tactic)
     write_suggestions(suggestions, out)
     if label_config:
         with atomic_text_output(label_config) as handle:
