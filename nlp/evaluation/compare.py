@@ -128,7 +128,7 @@ def bootstrap_figures(Y: np.ndarray, decisions: dict[str, np.ndarray], tactics: 
     """Per tactic the precision, recall and F1 of each set of decisions (e.g. ``before`` and
     ``after``) with 95% bootstrap intervals, paired over the texts (every side is scored on the
     same resamples), and the none-FPR; plus, per tactic, the F1 change of the last side against
-    the first with its interval."""
+    the first with its interval; macro F1 averages the tactics present in ``Y``."""
     n = len(Y)
     weights = np.random.default_rng(seed).multinomial(n, np.full(n, 1 / n), size=resamples)
     Yb = Y.astype(bool)
@@ -151,6 +151,10 @@ def bootstrap_figures(Y: np.ndarray, decisions: dict[str, np.ndarray], tactics: 
                                           for name, value in figures.items()}
         out["none_fpr"][side] = _estimate(_weighted_none_fpr(point, Y, P)[0],
                                           _weighted_none_fpr(weights, Y, P))
+        present = Yb.any(axis=0)
+        out.setdefault("macro_f1", {})[side] = _estimate(
+            figures["f1"][0][0, present].mean() if present.any() else 0.0,
+            figures["f1"][1][:, present].mean(axis=1) if present.any() else np.zeros(resamples))
     first, last = list(decisions)[0], list(decisions)[-1]
     for k, t in enumerate(tactics):
         row = out["per_tactic"][t]

@@ -244,8 +244,10 @@ def render_report(report: dict) -> str:
             for t, r in report["per_tactic"].items() if r["support"]]
     table = markdown_table(["tactic", "support", "P before", "R before", "F1 before", "P after",
                             "R after", "F1 after", "F1 change"], rows)
-    fpr = report["none_fpr"]
-    return (f"{table}\n\nnone-FPR (texts with no tactic that get any, {report['none_texts']} "
-            f"texts): before {cell(fpr['before'])}, after {cell(fpr['after'])}. "
+    fpr, macro = report["none_fpr"], report["macro_f1"]
+    return (f"{table}\n\nmacro F1 (tactics present): before {cell(macro['before'])}, after "
+            f"{cell(macro['after'])}; none-FPR (texts with no tactic that get any, "
+            f"{report['none_texts']} texts): before {cell(fpr['before'])}, after "
+            f"{cell(fpr['after'])}. "
             f"{report['texts']} held-out texts; 95% intervals from {report['resamples']} "
             f"bootstrap resamples (seed {report['seed']}), paired over the texts.\n")
