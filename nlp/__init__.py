@@ -10,12 +10,21 @@
 from .corpus.dataset import load_corpus, load_hf_dataset, validate_corpus
 from .errors import DataError, InputError, ModelError, TacticsError, TaxonomyError
 from .model.predict import Prediction, TacticModel, load_model, predict
-from .taxonomy import Taxonomy, load_taxonomy
+from .taxonomy import Taxonomy, add_tactic, load_taxonomy
 
 __all__ = [
-    "load_model", "predict", "Prediction", "TacticModel",
-    "load_taxonomy", "Taxonomy",
+    "load_model", "predict", "Prediction", "TacticModel", "calibrate",
+    "load_taxonomy", "Taxonomy", "add_tactic",
     "load_corpus", "load_hf_dataset", "validate_corpus",
     "TacticsError", "TaxonomyError", "DataError", "ModelError", "InputError",
 ]
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    """``calibrate`` is imported when first used (it pulls in the researchers' loop)."""
+    if name == "calibrate":
+        from .research.calibrate import calibrate
+
+        return calibrate
+    raise AttributeError(f"module 'nlp' has no attribute {name!r}")

@@ -8,6 +8,7 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -15,7 +16,8 @@ from nlp.cli import app
 from nlp.errors import TaxonomyError
 from nlp.model.predict import load_model
 from nlp.model.train import train
-from nlp.taxonomy import add_tactic, load_taxonomy
+from nlp.research.suggest import tactic_priority
+from nlp.taxonomy import DEFAULT_TAXONOMY_PATH, add_tactic, load_taxonomy
 
 from .conftest import SMALL_PARAMS
 
@@ -144,3 +146,33 @@ def test_a_tactic_added_with_40_examples_end_to_end(home, small_corpus, tmp_path
     model = load_model(home / "models" / "default")
     assert "energy_blackmail" in model.tactics and "energy_blackmail" in model.notes[0]
     assert "energy_blackmail" in model.codebook()
+
+
+def test_the_codebook_is_checked_before_it_is_written(tmp_path, monkeypatch):
+    monkeypatch.setenv("TACTICS_HOME", str(tmp_path))
+    monkeypatch.delenv("TACTICS_TAXONOMY", raising=False)
+    (tmp_path / "models").mkdir()
+    with pytest.raises(TaxonomyError, match="unknown family 'food'.*--family-definition"):
+        add_tactic("grain_deal_blame", "food", "Kyiv is blamed for the end of the grain deal.")
+    with pytest.raises(TaxonomyError, match="must be lowercase snake_case"):
+        add_tactic("Grain", "pressure", "Kyiv is blamed for the end of the grain deal.")
+    with pytest.raises(TaxonomyError, match="lacks definition"):
+        add_tactic("grain_deal_blame", "pressure", "  ")
+    assert not (tmp_path / "taxonomy.toml").exists()        # nothing half-written
+    path = add_tactic("grain_deal_blame", "food", "Kyiv is blamed for the end of the grain deal.",
+                      family_definition="Food and grain", keywords=["Grain ", "ports"],
+                      boundary=["Reporting who ended the deal, with sources, does not carry it."])
+    grown = load_taxonomy()
+    assert path == tmp_path / "taxonomy.toml" and grown.version == "2+grain_deal_blame"
+    assert grown["grain_deal_blame"].keywords == ("grain", "ports")
+    assert grown.families["food"] == "Food and grain" and len(grown) == 16
+    assert grown.tactics[:15] == load_taxonomy(DEFAULT_TAXONOMY_PATH).tactics
+    monkeypatch.setenv("TACTICS_TAXONOMY", str(DEFAULT_TAXONOMY_PATH))
+    with pytest.raises(TaxonomyError, match="shipped with the package"):
+        add_tactic("other", "pressure", "Something else.")
+
+
+def test_suggestions_for_one_tactic_put_likely_borderline_carriers_first():
+    scores = tactic_priority(np.array([0.5, 0.45, 0.95, 0.1, 0.0]), 0.5)
+    assert list(np.argsort(-scores)) == [0, 1, 2, 3, 4]
+    assert scores[0] == 1.0 and scores[-1] == 0.0
