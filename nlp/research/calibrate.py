@@ -39,7 +39,7 @@ from ..model.calibration import fit_recalibration, logit, recalibrate, tune_thre
 from ..model.language import detect_languages
 from ..model.predict import MULTILINGUAL_DIR, TacticModel, load_model
 from ..taxonomy import Taxonomy, load_taxonomy
-from .retrain import _check_name, read_additions
+from .retrain import check_name, read_additions
 
 __all__ = ["Calibrated", "Adaptation", "calibrate", "fit_adaptation", "render_calibration",
            "render_report"]
@@ -109,7 +109,7 @@ def calibrate(labelled: str | Path, *, name: str, model: TacticModel | str | Pat
     ``models_dir`` (default: the home's ``models/``), sharing the base model's weights."""
     if not 0 <= holdout < 1:
         raise DataError(f"holdout must be from 0 to below 1, not {holdout}")
-    _check_name(name)
+    check_name(name)
     target = in_home(models_dir, "models", write=True) / name
     if target.exists():
         raise ModelError(f"{target} already exists; choose another --name")

@@ -52,6 +52,7 @@ from ..model.train import train
 from ..io.writers import atomic_directory, json_line, staging_directory
 
 __all__ = ["Addition", "Merge", "Retrained", "Promotion", "PromotionRefused", "merge_records",
+           "check_name",
            "read_additions", "write_corpus_version", "retrain", "promote", "compare_model_dirs",
            "list_models", "export_dataset", "dataset_card", "DEFAULT_MODEL"]
 
@@ -220,7 +221,8 @@ def _version_dir(data_dir: Path, name: str) -> Path:
     return root / name
 
 
-def _check_name(name: str) -> None:
+def check_name(name: str) -> None:
+    """Refuse a candidate name that is not a plain directory name, or is the default's."""
     if name == DEFAULT_MODEL or not name or name.startswith(".") or Path(name).name != name:
         raise ModelError(f"{name!r} cannot name a candidate: use a plain directory name other "
                          f"than {DEFAULT_MODEL!r} (only `tactics promote` replaces the default)")
@@ -235,7 +237,7 @@ def retrain(add: Sequence[str | Path], *, name: str, data_dir: str | Path = DEFA
     (under ``models_dir``, default: the home's ``models/``), and compare it with the default
     model on that version's test split."""
     taxonomy = taxonomy or load_taxonomy()
-    _check_name(name)
+    check_name(name)
     models_dir = in_home(models_dir, "models", write=True)
     model_path = models_dir / name
     if model_path.exists():
@@ -281,7 +283,7 @@ def promote(name: str, *, models_dir: str | Path | None = None,
     some tactic (see ``promotion_blockers``) and ``force`` is off. Both are scored on the test
     split of ``data_dir`` (default: the corpus the candidate was trained on). The old default
     is kept as ``default-previous-TIMESTAMP``."""
-    _check_name(name)
+    check_name(name)
     models_dir = in_home(models_dir, "models", write=True)
     candidate, default = models_dir / name, models_dir / DEFAULT_MODEL
     new = load_model(candidate)
