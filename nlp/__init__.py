@@ -13,22 +13,27 @@ with ``text``, ``source`` and ``date`` columns: ``nlp.feed_report(frame, out="re
 from .corpus.dataset import load_corpus, load_hf_dataset, validate_corpus
 from .errors import DataError, InputError, ModelError, TacticsError, TaxonomyError
 from .model.predict import Prediction, TacticModel, load_model, predict
-from .taxonomy import Taxonomy, load_taxonomy
+from .taxonomy import Taxonomy, add_tactic, load_taxonomy
 
 __all__ = [
-    "load_model", "predict", "Prediction", "TacticModel",
-    "load_taxonomy", "Taxonomy",
+    "load_model", "predict", "Prediction", "TacticModel", "calibrate",
+    "load_taxonomy", "Taxonomy", "add_tactic",
     "load_corpus", "load_hf_dataset", "validate_corpus",
     "feed_report", "run_report", "FeedReport", "ReportOptions",
     "TacticsError", "TaxonomyError", "DataError", "ModelError", "InputError",
 ]
 __version__ = "0.1.0"
 
-_REPORT = ("feed_report", "run_report", "FeedReport", "ReportOptions")   # imported when first used
+_REPORT = ("feed_report", "run_report", "FeedReport", "ReportOptions")
 
 
 def __getattr__(name: str):
+    """The feed report and ``calibrate`` are imported when first used (they pull in the apps
+    and the researchers' loop)."""
     if name in _REPORT:
         from .apps import report
         return getattr(report, name)
+    if name == "calibrate":
+        from .research.calibrate import calibrate
+        return calibrate
     raise AttributeError(f"module 'nlp' has no attribute {name!r}")

@@ -10,15 +10,17 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "nlp"
 
 # Each sub-package and the floor it stands on; a module may import only from its own floor or below.
-# Rooms that share a floor (taxonomy and io; evaluation and apps) do not import each other.
+# Rooms that share a floor (evaluation and apps) do not import each other. The codebook stands on
+# io because the one in use is found through the home (``nlp.io.home``).
 FLOORS = {
     "errors": 0,
-    "taxonomy": 1, "io": 1,
-    "corpus": 2,
-    "model": 3,
-    "evaluation": 4, "apps": 4,
-    "research": 5,
-    "cli": 6,
+    "io": 1,
+    "taxonomy": 2,
+    "corpus": 3,
+    "model": 4,
+    "evaluation": 5, "apps": 5,
+    "research": 6,
+    "cli": 7,
 }
 
 

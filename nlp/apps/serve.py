@@ -29,7 +29,6 @@ from .feedback import FeedbackStore
 from .scheduling import Busy, Scheduler
 from ..model.predict import MAX_CHARS, TacticModel, check_text, classify_rows
 from ..io.readers import Row, text_error
-from ..taxonomy import load_taxonomy
 
 __all__ = ["create_app", "is_loopback", "LOOPBACK_NAMES", "DEFAULT_MAX_BATCH",
            "DEFAULT_MAX_REQUEST_CHARS", "DEFAULT_MAX_PENDING", "PIECE_CHARS"]
@@ -140,7 +139,7 @@ def _api(model: TacticModel, store: FeedbackStore, scheduler: Scheduler, *, toke
     # fair and bounded queue, which keeps the tail latency far lower than letting 40 threads
     # fight over the GIL, and keeps small requests from waiting behind large ones. Small
     # requests that arrive together are classified in one call (micro-batching).
-    taxonomy = load_taxonomy().to_dict()
+    taxonomy = model.codebook().to_dict()   # the codebook the model explains its ids with
     settings = {"model": model.version, **limits, "feedback_requires_token": token is not None}
 
     @router.get("/healthz", summary="Liveness, the model version and the request limits")

@@ -111,11 +111,19 @@ def datasheet(data: Optional[Path] = CORPUS_ARGUMENT) -> None:
     typer.echo(f"updated {update_datasheet(data_dir(data))}")
 
 
-@app.command()
+labels_app = typer.Typer(add_completion=False, rich_markup_mode=None,
+                         help="The codebook: list it, or add a tactic to the project's own.")
+app.add_typer(labels_app, name="labels")
+
+
+@labels_app.callback(invoke_without_command=True)
 @errors_to_exit
-def labels() -> None:
-    """List the tactic ids, their families, definitions and boundaries, then the boundary rules."""
-    from ..taxonomy import load_taxonomy
+def labels(context: typer.Context) -> None:
+    """List the tactic ids, their families, definitions and boundaries, then the boundary rules,
+    and say where the codebook in use lives."""
+    if context.invoked_subcommand is not None:
+        return
+    from ..taxonomy import codebook_path, load_taxonomy
 
     taxonomy = load_taxonomy()
     for tactic in taxonomy.tactics:
@@ -126,3 +134,29 @@ def labels() -> None:
         typer.echo("\nBoundary rules (every tactic):")
         for rule in taxonomy.rules:
             typer.echo(f"  {rule}")
+    path, source = codebook_path()
+    typer.echo(f"\ncodebook: {path} ({source}; version {taxonomy.version}, "
+               f"{len(taxonomy)} tactics)")
+
+
+@labels_app.command("add")
+@errors_to_exit
+def labels_add(
+    tactic_id: str = typer.Argument(..., metavar="ID", help="New tactic id (lowercase snake_case)."),
+    family: str = typer.Option(..., "--family", help="Family of the tactic (`tactics labels` lists them)."),
+    definition: str = typer.Option(..., "--definition", help="What a text that advances the tactic claims."),
+    keyword: Optional[list[str]] = typer.Option(None, "--keyword", help="Keyword for the keyword baseline (repeatable)."),
+    boundary: Optional[list[str]] = typer.Option(None, "--boundary", help="What else the tactic covers, or where its line runs (repeatable)."),
+    family_definition: Optional[str] = typer.Option(None, "--family-definition", help="Definition of a new family (only when FAMILY is new)."),
+) -> None:
+    """Add a tactic to the project's own codebook (taxonomy.toml in the home; started as a copy
+    of the codebook in use), checked as the shipped codebook is. Label examples, then retrain.
+
+    Example:\n
+      tactics labels add energy_blackmail --family pressure --definition "Europe is told it will freeze without Russian gas unless it drops its support for Ukraine." --keyword "freeze" --keyword "gas"
+    """
+    from ..taxonomy import add_tactic, load_taxonomy
+
+    path = add_tactic(tactic_id, family, definition, keywords=keyword or (),
+                      boundary=boundary or (), family_definition=family_definition)
+    typer.echo(f"added {tactic_id} to {path} ({len(load_taxonomy(path))} tactics)")

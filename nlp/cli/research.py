@@ -1,4 +1,5 @@
-"""Researchers' loop: `import`, `retrain`, `promote`, `models`, `suggest`, `export-dataset`."""
+"""Researchers' loop: `import`, `retrain`, `calibrate`, `compare-models`, `promote`, `models`,
+`suggest`, `export-dataset`."""
 
 from __future__ import annotations
 
@@ -113,6 +114,39 @@ def retrain(
         typer.echo(line)
 
 
+@app.command()
+@errors_to_exit
+def calibrate(
+    labelled: Path = typer.Argument(..., help="Labelled texts of your feed: corpus JSONL (as `tactics import` writes it)."),
+    name: str = typer.Option(..., "--name", help="Name of the new model directory under --models-dir."),
+    model: Optional[Path] = MODEL_OPTION,
+    holdout: float = typer.Option(0.3, "--holdout", min=0.0, max=0.95, help="Share of the texts kept out of the fit to measure before/after (0: fit on all, no report)."),
+    strength: float = typer.Option(10.0, "--strength", min=0.0, help="Shrinkage toward the base model, in texts: a tactic with n positives moves n / (n + strength) of the way to the feed's threshold."),
+    seed: int = typer.Option(0, help="Random seed for the held-out draw and the bootstrap."),
+    models_dir: Optional[Path] = MODELS_DIR_OPTION,
+    quiet: bool = QUIET_OPTION,
+) -> None:
+    """Move a model's operating point to your own feed without retraining: fit per-tactic
+    calibration and thresholds on labelled texts of the feed (shrunk toward the base model where
+    a tactic has few examples), print before/after on the held-out part with bootstrap 95%
+    intervals, and write model NAME, which shares the base model's weights.
+
+    Example:\n
+      tactics calibrate my-feed.jsonl --name my-feed --holdout 0.3\n
+      tactics predict --model my-feed "..."
+    """
+    from ..research.calibrate import calibrate as run_calibrate
+    from ..research.calibrate import render_report
+
+    result = run_calibrate(labelled, name=name, model=model, holdout=holdout, strength=strength,
+                           seed=seed, models_dir=models_dir)
+    if result.report is not None:
+        typer.echo(render_report(result.report))
+    skipped = f"; {result.skipped} texts in languages the model does not read" if result.skipped else ""
+    typer.echo(f"wrote {result.path}: fitted on {result.fitted} texts, measured on "
+               f"{result.held_out}{skipped}")
+
+
 @app.command("compare-models")
 @errors_to_exit
 def compare_models_command(
@@ -191,13 +225,15 @@ def suggest(
     label_config: Optional[Path] = typer.Option(None, "--label-config", help="Also write a Label Studio labelling config (XML) for the taxonomy."),
     text_field: str = typer.Option("text", help="Field or column holding the text."),
     id_field: str = typer.Option("id", help="Field or column holding the id."),
+    tactic: Optional[str] = typer.Option(None, "--tactic", help="Rank for this tactic alone: likely carriers the model is least sure of (a tactic the model does not know yet: by similarity to its definition and keywords)."),
     model: Optional[Path] = MODEL_OPTION,
 ) -> None:
     """Pick the snippets most worth labelling next: those the model is least sure of, spread over
-    different topics.
+    different topics; with --tactic, those most worth labelling for one tactic.
 
-    Example:\n
-      tactics suggest feed.parquet --n 50 --out round-4.json --label-config tactics.xml
+    Examples:\n
+      tactics suggest feed.parquet --n 50 --out round-4.json --label-config tactics.xml\n
+      tactics suggest feed.parquet --tactic energy_blackmail --n 40 --out energy.json
     """
     from ..research.suggest import label_studio_config, write_suggestions
     from ..research.suggest import suggest as rank
@@ -207,7 +243,8 @@ def suggest(
     check_not_input(out, feed)
     if label_config:
         check_not_input(label_config, feed)
-    suggestions = rank(feed, model=model, n=n, text_field=text_field, id_field=id_field)
+    suggestions = rank(feed, model=model, n=n, text_field=text_field, id_field=id_field,
+                       tactic=tactic)
     write_suggestions(suggestions, out)
     if label_config:
         with atomic_text_output(label_config) as handle:

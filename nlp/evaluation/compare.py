@@ -20,7 +20,7 @@ from ..model.predict import TacticModel
 from ..io.markdown import markdown_table
 from ..taxonomy import Taxonomy, load_taxonomy
 
-__all__ = ["compare_models", "promotion_blockers", "render_comparison", "write_comparison",
+__all__ = ["compare_models", "bootstrap_figures", "promotion_blockers", "render_comparison", "write_comparison",
            "verdict", "DEFAULT_RESAMPLES", "DEFAULT_TOLERANCE"]
 
 DEFAULT_RESAMPLES = 1000
@@ -34,10 +34,12 @@ def compare_models(old: TacticModel, new: TacticModel, records: list[Record], *,
                    taxonomy: Taxonomy | None = None) -> dict:
     """Figures of both models on ``records`` and their differences with bootstrap intervals.
 
-    Columns follow the taxonomy, so a tactic only one model knows (a new tactic) is scored as
-    never predicted by the other; macro F1 averages the tactics both models know.
+    Columns follow the taxonomy (then any tactic a model knows that the codebook lacks), so a
+    tactic only one model knows (a new tactic) is scored as never predicted by the other; macro
+    F1 averages the tactics both models know. A new tactic also shows its cross-validated F1.
     """
     tactics = (taxonomy or load_taxonomy()).ids
+    tactics += [t for t in dict.fromkeys([*old.tactics, *new.tactics]) if t not in tactics]
     Y = label_matrix(records, tactics)
     texts = [r.text for r in records]
     P = {"old": _predictions(old, texts, tactics), "new": _predictions(new, texts, tactics)}
@@ -50,6 +52,8 @@ def compare_models(old: TacticModel, new: TacticModel, records: list[Record], *,
         per_tactic[t] = {"support": int(Y[:, k].sum()), "in_old": t in old.tactics,
                          "in_new": t in new.tactics,
                          **_delta(old_f1, new_f1, deltas["f1"][:, k], "f1")}
+        if t in new.tactics and t not in old.tactics:
+            per_tactic[t].update(_cross_validated(new, t))
     macro = [float(np.mean([figures[side]["per_tactic"][tactics[k]]["f1"] for k in shared]))
              for side in ("old", "new")]
     changed = np.flatnonzero((P["old"] != P["new"]).any(axis=1))
@@ -66,6 +70,14 @@ def compare_models(old: TacticModel, new: TacticModel, records: list[Record], *,
                      "true": _names(Y[i], tactics), "old": _names(P["old"][i], tactics),
                      "new": _names(P["new"][i], tactics)} for i in changed],
     }
+
+
+def _cross_validated(model: TacticModel, tactic: str) -> dict:
+    """A new tactic's out-of-fold F1 on the train split and its train examples (model.json):
+    on a small test split they say more than its test F1."""
+    f1 = model.meta.get("metrics", {}).get("train_out_of_fold_f1", {}).get(tactic)
+    examples = model.meta.get("data", {}).get("train_per_tactic", {}).get(tactic)
+    return {"cv_f1": f1, "train_examples": examples}
 
 
 def _identity(model: TacticModel) -> dict:
@@ -111,6 +123,61 @@ def _bootstrap_deltas(Y: np.ndarray, old: np.ndarray, new: np.ndarray, shared: l
             "none_fpr": _weighted_none_fpr(weights, Y, new) - _weighted_none_fpr(weights, Y, old)}
 
 
+def bootstrap_figures(Y: np.ndarray, decisions: dict[str, np.ndarray], tactics: list[str], *,
+                      resamples: int = DEFAULT_RESAMPLES, seed: int = 0) -> dict:
+    """Per tactic the precision, recall and F1 of each set of decisions (e.g. ``before`` and
+    ``after``) with 95% bootstrap intervals, paired over the texts (every side is scored on the
+    same resamples), and the none-FPR; plus, per tactic, the F1 change of the last side against
+    the first with its interval; macro F1 averages the tactics present in ``Y``."""
+    n = len(Y)
+    weights = np.random.default_rng(seed).multinomial(n, np.full(n, 1 / n), size=resamples)
+    Yb = Y.astype(bool)
+    out: dict = {"texts": n, "resamples": resamples, "seed": seed, "confidence": CONFIDENCE,
+                 "per_tactic": {t: {"support": int(Yb[:, k].sum())} for k, t in enumerate(tactics)},
+                 "none_fpr": {}, "none_texts": int((~Yb.any(axis=1)).sum())}
+    f1 = {}
+    for side, P in decisions.items():
+        P = P.astype(bool)
+        point = np.ones((1, n))
+        tp, fp, fn = zip(*((w @ (Yb & P), w @ (~Yb & P), w @ (Yb & ~P)) for w in (point, weights)))
+        figures = {
+            "precision": [_ratio(tp[0], tp[0] + fp[0]), _ratio(tp[1], tp[1] + fp[1])],
+            "recall": [_ratio(tp[0], tp[0] + fn[0]), _ratio(tp[1], tp[1] + fn[1])],
+            "f1": [_ratio(2 * tp[0], 2 * tp[0] + fp[0] + fn[0]),
+                   _ratio(2 * tp[1], 2 * tp[1] + fp[1] + fn[1])]}
+        f1[side] = figures["f1"][1]
+        for k, t in enumerate(tactics):
+            out["per_tactic"][t][side] = {name: _estimate(value[0][0, k], value[1][:, k])
+                                          for name, value in figures.items()}
+        out["none_fpr"][side] = _estimate(_weighted_none_fpr(point, Y, P)[0],
+                                          _weighted_none_fpr(weights, Y, P))
+        present = Yb.any(axis=0)
+        out.setdefault("macro_f1", {})[side] = _estimate(
+            figures["f1"][0][0, present].mean() if present.any() else 0.0,
+            figures["f1"][1][:, present].mean(axis=1) if present.any() else np.zeros(resamples))
+    first, last = list(decisions)[0], list(decisions)[-1]
+    for k, t in enumerate(tactics):
+        row = out["per_tactic"][t]
+        delta = f1[last][:, k] - f1[first][:, k]
+        row["f1_delta"] = {"value": round(row[last]["f1"]["value"] - row[first]["f1"]["value"], 4),
+                           "ci": _percentiles(delta)}
+    return out
+
+
+def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+    return np.divide(numerator, denominator, out=np.zeros(np.shape(denominator)),
+                     where=denominator > 0)
+
+
+def _percentiles(samples: np.ndarray) -> list[float]:
+    tail = (1 - CONFIDENCE) / 2 * 100
+    return [round(float(x), 4) for x in np.percentile(samples, [tail, 100 - tail])]
+
+
+def _estimate(value: float, samples: np.ndarray) -> dict:
+    return {"value": round(float(value), 4), "ci": _percentiles(samples)}
+
+
 def _weighted_f1(weights: np.ndarray, Y: np.ndarray, P: np.ndarray) -> np.ndarray:
     """Per-tactic F1 under each row of text weights; 0 where a tactic is neither true nor
     predicted (as ``multilabel_metrics`` counts it)."""
@@ -147,9 +214,16 @@ def verdict(comparison: dict, tolerance: float = DEFAULT_TOLERANCE) -> list[str]
     and whether ``tactics promote`` would allow the new model (and if not, why)."""
     macro, fpr = comparison["macro_f1"], comparison["none_fpr"]
     blockers = promotion_blockers(comparison, tolerance)
+    old = [r for r in comparison["per_tactic"].values() if r["in_old"] and r["in_new"]]
+    dropped = [t for t, r in comparison["per_tactic"].items()
+               if r["in_old"] and r["in_new"] and r["ci"][1] < -tolerance]
     return [f"macro F1 {macro['old_macro_f1']:.3f} -> {macro['new_macro_f1']:.3f} "
             f"({_interval(macro)})",
             f"none-FPR {fpr['old_none_fpr']:.3f} -> {fpr['new_none_fpr']:.3f} ({_interval(fpr)})",
+            *(f"new tactic {t}: {_new_tactic(r)}" for t, r in comparison["per_tactic"].items()
+              if r["in_new"] and not r["in_old"]),
+            f"old tactics: {len(dropped)} of {len(old)} really dropped"
+            + (f" ({', '.join(dropped)})" if dropped else " (no tactic regressed)"),
             "promotion: allowed (no tactic's F1 really dropped, the none-FPR did not really rise)"
             if not blockers else f"promotion: refused unless --force: {'; '.join(blockers)}"]
 
@@ -158,9 +232,15 @@ def _interval(row: dict) -> str:
     return f"delta {row['delta']:+.3f}, 95% CI {row['ci'][0]:+.3f} to {row['ci'][1]:+.3f}"
 
 
+def _new_tactic(row: dict) -> str:
+    cv = (f"cross-validated F1 {row['cv_f1']:.3f} on {row['train_examples']} train examples, "
+          if row.get("cv_f1") is not None else "")
+    return f"{cv}test F1 {row['new_f1']:.3f} on {row['support']} test examples"
+
+
 def _verdict(row: dict) -> str:
     if not row["in_old"] or not row["in_new"]:
-        return "new tactic" if row["in_new"] else "dropped from the model"
+        return f"new tactic ({_new_tactic(row)})" if row["in_new"] else "dropped from the model"
     low, high = row["ci"]
     return "better" if low > 0 else "worse" if high < 0 else "no clear change"
 

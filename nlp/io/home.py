@@ -1,6 +1,7 @@
 """Where models and the corpus live: one rule for every command and for ``load_model()``.
 
-1. ``$TACTICS_HOME``: a directory holding ``models/`` (and optionally ``training_data/``);
+1. ``$TACTICS_HOME``: a directory holding ``models/`` (and optionally ``training_data/`` and the
+   project's own codebook, ``taxonomy.toml``);
 2. else the project directory, found by walking up from the current directory: one whose
    ``pyproject.toml`` names narrative-tactics and that has ``models/``, or any directory holding
    ``models/default/model.json``;
@@ -17,10 +18,11 @@ from pathlib import Path
 
 from ..errors import TacticsError
 
-__all__ = ["Home", "find_home", "in_home", "HOME_ENV", "PROJECT_NAME"]
+__all__ = ["Home", "find_home", "in_home", "HOME_ENV", "PROJECT_NAME", "CODEBOOK_FILE"]
 
 HOME_ENV = "TACTICS_HOME"
 PROJECT_NAME = "narrative-tactics"
+CODEBOOK_FILE = "taxonomy.toml"
 _PACKAGE = Path(__file__).resolve().parents[1]
 # A wheel carries models/default here (copied at build time, see setup.py); a source checkout or
 # an editable install has it beside the package.
@@ -45,6 +47,11 @@ class Home:
     @property
     def evaluation(self) -> Path:
         return self.root / "evaluation"
+
+    @property
+    def codebook(self) -> Path:
+        """The project's own codebook (``tactics labels add`` writes it); in use when present."""
+        return self.root / CODEBOOK_FILE
 
     def writable(self) -> Home:
         """This home, unless it is the package's own (which nothing may write into)."""

@@ -4,13 +4,21 @@ A model directory holds ``model.skops`` (the fitted estimator in skops' format, 
 an explicit list of trusted types) or, for the spaCy architecture, a ``spacy/`` pipeline directory
 (spaCy's own config + msgpack weights, no pickle); ``model.json`` (what the model is: version,
 tactics, thresholds, data hash, library versions, metrics); ``config.json`` (the training
-parameters); and ``MODEL_CARD.md``.
+parameters); ``MODEL_CARD.md``; and ``taxonomy.toml``, a snapshot of the codebook the model was
+trained with, so that a model always explains its own tactic ids.
+
+A directory may share another's weights instead of holding a copy (``tactics calibrate`` writes
+such directories): its ``model.json`` then names them under ``weights`` (``from``: the directory
+holding them, relative to this one; ``sha256``: their digest, checked on every load).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import platform
+import shutil
 import zipfile
 from importlib import metadata
 from pathlib import Path
@@ -19,11 +27,13 @@ from typing import Any
 import skops.io as sio
 
 from ..errors import ModelError
-from ..io.writers import atomic_directory
+from ..io.writers import atomic_directory, umask_mode
+from ..taxonomy import CODEBOOK_FILE, Taxonomy, dump_toml
 from .schema import parse_meta
 
-__all__ = ["FORMAT_VERSION", "MODEL_FILE", "META_FILE", "CARD_FILE", "TRUSTED_TYPES",
-           "write_model_dir", "read_meta", "read_estimator", "library_versions"]
+__all__ = ["FORMAT_VERSION", "MODEL_FILE", "META_FILE", "CARD_FILE", "CODEBOOK_FILE",
+           "TRUSTED_TYPES", "write_model_dir", "write_shared_model_dir", "copy_model_dir",
+           "read_meta", "read_estimator", "weights_dir", "weights_digest", "library_versions"]
 
 FORMAT_VERSION = 1
 MODEL_FILE, META_FILE, CARD_FILE, CONFIG_FILE = "model.skops", "model.json", "MODEL_CARD.md", "config.json"
@@ -52,17 +62,105 @@ def library_versions() -> dict[str, str]:
 
 
 def write_model_dir(path: str | Path, estimator: Any, meta: dict, card: str, config: dict,
-                    *, parts: dict[str, tuple[Any, dict, str, dict]] | None = None) -> Path:
+                    *, parts: dict[str, tuple[Any, dict, str, dict]] | None = None,
+                    codebook: Taxonomy | None = None) -> Path:
     """Write a complete model directory atomically: built beside the target, then renamed.
 
     ``parts`` are sub-models written into sub-directories of the same directory (the
-    multilingual model in ``multilingual/``), as (estimator, meta, card, config)."""
+    multilingual model in ``multilingual/``), as (estimator, meta, card, config); ``codebook``
+    is saved as the directory's ``taxonomy.toml``."""
     with atomic_directory(path) as staging:
         _write_contents(staging, estimator, meta, card, config)
         for name, part in (parts or {}).items():
             (staging / name).mkdir()
             _write_contents(staging / name, *part)
+        _write_codebook(staging, codebook)
     return Path(path)
+
+
+def write_shared_model_dir(path: str | Path, base: Path, meta: dict, card: str, config: dict, *,
+                           parts: dict[str, tuple[Path, dict, str, dict]] | None = None,
+                           codebook: Taxonomy | None = None) -> Path:
+    """Write a model directory that shares the weights of model directory ``base`` (and each
+    part those of its own base directory) instead of copying them; atomically."""
+    path = Path(path)
+    with atomic_directory(path) as staging:
+        for name, (source, part_meta, part_card, part_config) in {
+                "": (base, meta, card, config), **(parts or {})}.items():
+            directory = staging / name
+            directory.mkdir(exist_ok=True)
+            source_meta = read_meta(source)
+            storage = source_meta.get("storage", "skops")
+            shared = weights_dir(source, source_meta)
+            reference = {"from": os.path.relpath(shared.resolve(), (path / name).resolve()),
+                         "sha256": weights_digest(shared, storage)}
+            _write_json(directory / META_FILE, {"format_version": FORMAT_VERSION,
+                                                "storage": storage, **part_meta,
+                                                "weights": reference})
+            _write_json(directory / CONFIG_FILE, part_config)
+            (directory / CARD_FILE).write_text(part_card, encoding="utf-8")
+        _write_codebook(staging, codebook)
+    return path
+
+
+def copy_model_dir(source: Path, target: Path) -> None:
+    """Copy model directory ``source`` into ``target`` (new or empty) with the weights it shares
+    copied in, so that the copy stands on its own."""
+    shutil.copytree(source, target, dirs_exist_ok=True)
+    target.chmod(umask_mode(directory=True))   # copytree copied the source's mode
+    for meta_path in sorted(target.glob(f"**/{META_FILE}")):
+        directory = meta_path.parent
+        meta = read_meta(directory)
+        if "weights" not in meta:
+            continue
+        shared = weights_dir(source / directory.relative_to(target), meta)
+        for name in (MODEL_FILE, SPACY_DIR):
+            if (shared / name).is_dir():
+                shutil.copytree(shared / name, directory / name)
+            elif (shared / name).exists():
+                shutil.copyfile(shared / name, directory / name)
+        del meta["weights"]
+        _write_json(meta_path, meta)
+
+
+def weights_digest(directory: Path, storage: str = "skops") -> str:
+    """SHA-256 over the weight files of a model directory (``model.skops`` or ``spacy/``)."""
+    digest = hashlib.sha256()
+    root = Path(directory)
+    files = [root / MODEL_FILE] if storage == "skops" else sorted(
+        p for p in (root / SPACY_DIR).rglob("*") if p.is_file())
+    for file in files:
+        if not file.exists():
+            raise ModelError(f"{file} is missing")
+        digest.update(file.relative_to(root).as_posix().encode())
+        with file.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+def weights_dir(path: str | Path, meta: dict) -> Path:
+    """The directory holding a model's weights: its own, or the one it shares them with (checked
+    against the digest recorded when it was written)."""
+    path = Path(path)
+    reference = meta.get("weights")
+    if not reference:
+        return path
+    shared = (path / reference["from"]).resolve()
+    if not (shared / META_FILE).exists():
+        raise ModelError(f"{path} shares the weights of {shared}, which is not there any more; "
+                         f"recalibrate from a model that exists (`tactics calibrate`)")
+    if weights_digest(shared, meta.get("storage", "skops")) != reference["sha256"]:
+        raise ModelError(f"{path} shares the weights of {shared}, which changed since (retrained "
+                         f"or promoted over); recalibrate it (`tactics calibrate`)")
+    return shared
+
+
+def _write_codebook(directory: Path, codebook: Taxonomy | None) -> None:
+    if codebook is not None:
+        (directory / CODEBOOK_FILE).write_text(
+            dump_toml(codebook, header="The codebook this model was trained with (a snapshot)."),
+            encoding="utf-8")
 
 
 def _write_contents(directory: Path, estimator: Any, meta: dict, card: str, config: dict) -> None:

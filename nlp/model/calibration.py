@@ -12,12 +12,14 @@ tactic whose own classifier only sees the topic.
 from __future__ import annotations
 
 import numpy as np
+from scipy.optimize import minimize
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.validation import check_is_fitted
 
-__all__ = ["ScoreCalibrator", "tune_thresholds", "tune_thresholds_jointly"]
+__all__ = ["ScoreCalibrator", "tune_thresholds", "tune_thresholds_jointly", "recalibrate",
+           "fit_recalibration", "logit"]
 
 
 class ScoreCalibrator(TransformerMixin, BaseEstimator):
@@ -137,3 +139,41 @@ def _f1(predicted: np.ndarray, truth: np.ndarray, weight: np.ndarray) -> float:
     tp = weight @ (predicted & truth)
     denominator = weight @ predicted + weight @ truth
     return float(2 * tp / denominator) if denominator else 0.0
+
+
+def logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(np.asarray(p, dtype=np.float64), 1e-6, 1 - 1e-6)
+    return np.log(p) - np.log1p(-p)
+
+
+def recalibrate(probabilities: np.ndarray, slope: np.ndarray, intercept: np.ndarray) -> np.ndarray:
+    """A model's probabilities moved to another feed: per tactic, sigmoid(slope x logit(p) +
+    intercept); slope 1 and intercept 0 leave them as they are."""
+    return 1.0 / (1.0 + np.exp(-(logit(probabilities) * slope + intercept)))
+
+
+def fit_recalibration(probabilities: np.ndarray, Y: np.ndarray, *, prior_strength: float = 10.0,
+                      centre: tuple[float, float] = (1.0, 0.0)) -> tuple[np.ndarray, np.ndarray]:
+    """Per column, the slope and intercept of ``recalibrate`` that fit labels ``Y``, shrunk toward
+    ``centre`` (default (1, 0): the model as it is): the log-loss is penalised by
+    ``prior_strength`` / 2 x ((slope - centre slope)^2 + (intercept - centre intercept)^2)."""
+    X, Y = logit(probabilities), np.asarray(Y, dtype=np.float64)
+    slope, intercept = np.ones(Y.shape[1]), np.zeros(Y.shape[1])
+    c_slope, c_intercept = centre
+    for k in range(Y.shape[1]):
+        x, y = X[:, k], Y[:, k]
+
+        def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
+            z = theta[0] * x + theta[1]
+            q = 1.0 / (1.0 + np.exp(-z))
+            value = np.sum(np.logaddexp(0, z) - y * z) + prior_strength / 2 * (
+                (theta[0] - c_slope) ** 2 + (theta[1] - c_intercept) ** 2)
+            residual = q - y
+            gradient = np.array([residual @ x + prior_strength * (theta[0] - c_slope),
+                                 residual.sum() + prior_strength * (theta[1] - c_intercept)])
+            return float(value), gradient
+
+        result = minimize(loss, np.array([c_slope, c_intercept]), jac=True, method="L-BFGS-B",
+                          bounds=[(0.05, 20.0), (-20.0, 20.0)])
+        slope[k], intercept[k] = result.x
+    return slope, intercept

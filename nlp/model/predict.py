@@ -5,6 +5,7 @@ This is the one implementation behind the Python API, the CLI, batch jobs and th
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
@@ -13,7 +14,8 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
-from .artifact import read_estimator, read_meta
+from .artifact import CODEBOOK_FILE, read_estimator, read_meta, weights_dir
+from .calibration import recalibrate
 from ..errors import EncoderMissing, InputError, ModelError
 from .evidence import feature_names, phrases_from_row, top_phrases
 from .fastscore import LinearScorer
@@ -22,7 +24,7 @@ from ..io.home import find_home
 from ..io.readers import Row
 from .features import clean_feed_text
 from .segment import sentence_spans, windows
-from ..taxonomy import load_taxonomy
+from ..taxonomy import Taxonomy, load_taxonomy
 
 __all__ = ["Prediction", "TacticModel", "load_model", "predict", "default_model_path",
            "check_text", "classify_rows", "resolve_model_path", "MAX_CHARS", "UNCERTAIN_MARGIN"]
@@ -35,6 +37,7 @@ LONG_TEXT_WORDS = 120      # texts longer than this are also scored window by wi
 LONG_TEXT_DEFAULTS = {"window": 5, "pull": 0.5}
 MODEL_ENV = "TACTICS_MODEL"
 MULTILINGUAL_DIR = "multilingual"   # a model directory's sub-model for the languages it routes on
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -84,9 +87,27 @@ class TacticModel:
         self.missing: str | None = None   # why a multilingual sub-model could not be loaded
         self.languages: tuple[str, ...] = tuple(meta.get("languages", ["en"]))
         self.long_text: dict = {**LONG_TEXT_DEFAULTS, **meta.get("long_text", {})}
+        self.notes: list[str] = []        # what loading noticed (tactic ids the codebook lacks)
+        recalibration = meta.get("recalibration")
+        self.recalibration = None if not recalibration else tuple(
+            np.array([recalibration[key].get(t, default) for t in self.tactics])
+            for key, default in (("slope", 1.0), ("intercept", 0.0)))
 
     def __repr__(self) -> str:
         return f"TacticModel({self.version!r}, {len(self.tactics)} tactics, path={str(self.path)!r})"
+
+    def codebook(self) -> Taxonomy:
+        """The codebook the model was trained with (its snapshot), else the one in use."""
+        snapshot = self.path / CODEBOOK_FILE if self.path else None
+        return load_taxonomy(snapshot if snapshot and snapshot.is_file() else None)
+
+    def raw_proba(self, texts: list[str]) -> np.ndarray:
+        """The estimator's probabilities, moved to the feed the model was calibrated on (when
+        ``tactics calibrate`` made it); no long-text windows."""
+        probabilities = self.estimator.predict_proba(texts)
+        if self.recalibration is not None:
+            probabilities = recalibrate(probabilities, *self.recalibration)
+        return probabilities
 
     def predict_proba(self, texts: Iterable[str], *, long_texts: bool = True) -> np.ndarray:
         """Calibrated probabilities, (n texts, n tactics), in ``self.tactics`` order.
@@ -110,6 +131,7 @@ class TacticModel:
             plain = self.scorer.proba(features)
         else:
             features, plain = None, self.estimator.predict_proba(texts)
+        plain = self._recalibrated(plain)
         probabilities = plain.copy()
         if long_texts:
             self._raise_to_window_scores(texts, probabilities)
@@ -118,8 +140,15 @@ class TacticModel:
     def _plain_proba(self, texts: list[str]) -> np.ndarray:
         """Calibrated probabilities without the long-text lift."""
         if self.scorer is not None:
-            return self.scorer.proba(self.scorer.features(texts))
-        return self.estimator.predict_proba(texts)
+            return self._recalibrated(self.scorer.proba(self.scorer.features(texts)))
+        return self._recalibrated(self.estimator.predict_proba(texts))
+
+    def _recalibrated(self, probabilities: np.ndarray) -> np.ndarray:
+        """Probabilities moved to the feed the model was calibrated on (when ``tactics
+        calibrate`` made it)."""
+        if self.recalibration is None:
+            return probabilities
+        return recalibrate(probabilities, *self.recalibration)
 
     def _raise_to_window_scores(self, texts: list[str], probabilities: np.ndarray) -> None:
         rows, best = self._window_scores(texts, int(self.long_text["window"]))
@@ -307,17 +336,19 @@ def load_model(path: str | Path | None = None) -> TacticModel:
 
 def _load_one(path: Path) -> TacticModel:
     meta = read_meta(path)
-    estimator = read_estimator(path, meta.get("storage", "skops"))
+    estimator = read_estimator(weights_dir(path, meta), meta.get("storage", "skops"))
     n_outputs = getattr(estimator, "n_outputs_", None)
     if n_outputs != len(meta["tactics"]):
         raise ModelError(f"{path}: the model file scores {n_outputs} tactics but model.json lists "
                          f"{len(meta['tactics'])}; the directory is inconsistent, retrain it")
-    taxonomy = load_taxonomy()
-    foreign = taxonomy.unknown(meta["tactics"])
-    if foreign:
-        raise ModelError(f"{path}: model was built for tactic ids that are not in the taxonomy "
-                         f"({', '.join(foreign)}); valid ids: {', '.join(taxonomy.ids)}")
     model = TacticModel(estimator, meta, path)
+    foreign = load_taxonomy().unknown(meta["tactics"])
+    if foreign:
+        where = ("its own codebook (taxonomy.toml) defines them" if (path / CODEBOOK_FILE).is_file()
+                 else "model.json holds their definitions")
+        model.notes.append(f"{path}: tactic id(s) {', '.join(foreign)} are not in the codebook in "
+                           f"use; {where}")
+        log.warning(model.notes[-1])
     try:
         model.predict_proba(["A short probe text."], long_texts=False)
     except EncoderMissing:

@@ -52,6 +52,13 @@ OPTIONAL: dict[str, tuple[Callable[[object], bool], str]] = {
     "params": (lambda v: isinstance(v, dict), "an object"),
     "versions": (lambda v: isinstance(v, dict), "an object"),
     "training_seconds": (_is_number, "a number"),
+    "weights": (lambda v: isinstance(v, dict) and _is_text(v.get("from"))
+                and _is_text(v.get("sha256")), "an object with 'from' and 'sha256' strings"),
+    "recalibration": (lambda v: isinstance(v, dict) and all(
+        isinstance(v.get(key), dict) and all(_is_number(x) and math.isfinite(x)
+                                             for x in v[key].values())
+        for key in ("slope", "intercept")), "an object with 'slope' and 'intercept' objects "
+                                             "of finite numbers"),
 }
 
 

@@ -100,7 +100,8 @@ def train(output: str | Path, *, data_dir: str | Path = DEFAULT_DATA_DIR, name: 
     if multilingual or (multilingual is None and foreign):
         parts[MULTILINGUAL_DIR] = _train_multilingual(corpus, name, data_hash, seed, taxonomy,
                                                       foreign, encoder, data_dir)
-    return write_model_dir(output, estimator, meta, render_card(meta), config, parts=parts)
+    return write_model_dir(output, estimator, meta, render_card(meta), config, parts=parts,
+                           codebook=taxonomy)
 
 
 def choose_long_text(estimator, meta: dict, dev: list, *, fpr_weight: float = 0.5,

@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Sequence
 
-from ..model.artifact import read_meta
+from ..model.artifact import copy_model_dir, read_meta
 from ..evaluation.compare import (
     DEFAULT_RESAMPLES,
     DEFAULT_TOLERANCE,
@@ -49,9 +49,10 @@ from ..io.markdown import markdown_table
 from ..corpus.similarity import near_duplicate_pairs
 from ..taxonomy import Taxonomy, load_taxonomy
 from ..model.train import train
-from ..io.writers import atomic_directory, json_line, staging_directory, umask_mode
+from ..io.writers import atomic_directory, json_line, staging_directory
 
 __all__ = ["Addition", "Merge", "Retrained", "Promotion", "PromotionRefused", "merge_records",
+           "check_name",
            "read_additions", "write_corpus_version", "retrain", "promote", "compare_model_dirs",
            "list_models", "export_dataset", "dataset_card", "DEFAULT_MODEL"]
 
@@ -220,7 +221,8 @@ def _version_dir(data_dir: Path, name: str) -> Path:
     return root / name
 
 
-def _check_name(name: str) -> None:
+def check_name(name: str) -> None:
+    """Refuse a candidate name that is not a plain directory name, or is the default's."""
     if name == DEFAULT_MODEL or not name or name.startswith(".") or Path(name).name != name:
         raise ModelError(f"{name!r} cannot name a candidate: use a plain directory name other "
                          f"than {DEFAULT_MODEL!r} (only `tactics promote` replaces the default)")
@@ -235,7 +237,7 @@ def retrain(add: Sequence[str | Path], *, name: str, data_dir: str | Path = DEFA
     (under ``models_dir``, default: the home's ``models/``), and compare it with the default
     model on that version's test split."""
     taxonomy = taxonomy or load_taxonomy()
-    _check_name(name)
+    check_name(name)
     models_dir = in_home(models_dir, "models", write=True)
     model_path = models_dir / name
     if model_path.exists():
@@ -281,7 +283,7 @@ def promote(name: str, *, models_dir: str | Path | None = None,
     some tactic (see ``promotion_blockers``) and ``force`` is off. Both are scored on the test
     split of ``data_dir`` (default: the corpus the candidate was trained on). The old default
     is kept as ``default-previous-TIMESTAMP``."""
-    _check_name(name)
+    check_name(name)
     models_dir = in_home(models_dir, "models", write=True)
     candidate, default = models_dir / name, models_dir / DEFAULT_MODEL
     new = load_model(candidate)
@@ -297,12 +299,12 @@ def promote(name: str, *, models_dir: str | Path | None = None,
 
 
 def _install(candidate: Path, default: Path) -> Path | None:
-    """Copy ``candidate`` over ``default``: the copy is built beside it and renamed in, and the
-    old default renamed aside (restored if the swap fails). Returns the backup's path."""
+    """Copy ``candidate`` over ``default`` (with the weights a calibrated candidate shares copied
+    in): the copy is built beside it and renamed in, and the old default renamed aside
+    (restored if the swap fails). Returns the backup's path."""
     staging = staging_directory(default)
     try:
-        shutil.copytree(candidate, staging, dirs_exist_ok=True)
-        staging.chmod(umask_mode(directory=True))   # copytree copied the candidate's mode
+        copy_model_dir(candidate, staging)
         backup = _backup_path(default) if default.exists() else None
         if backup:
             os.replace(default, backup)

@@ -4,6 +4,11 @@ A snippet is worth labelling when the model is unsure of it (some tactic scores 
 threshold) and when it is unlike the snippets already chosen (so one labelling round is not
 spent on twenty copies of one story). Suggestions are ranked greedily: each next one maximises
 its uncertainty times its TF-IDF cosine distance to the closest one already chosen.
+
+For one tactic (``tactic=``, e.g. a tactic just added to the codebook), a snippet is worth
+labelling when it likely carries the tactic and a label would teach the model much
+(``tactic_priority``); a tactic the model does not know yet is looked for by the TF-IDF
+similarity of the snippets to its definition and keywords.
 """
 
 from __future__ import annotations
@@ -15,14 +20,14 @@ from xml.sax.saxutils import quoteattr
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from ..errors import DataError
+from ..errors import DataError, TaxonomyError
 from .importers.labelstudio import CHOICES_NAME, NONE_CHOICE
 from ..model.predict import UNCERTAIN_MARGIN, TacticModel, load_model
 from ..io.readers import Row, iter_rows
-from ..taxonomy import Taxonomy
+from ..taxonomy import Tactic, Taxonomy, load_taxonomy
 from ..io.writers import atomic_text_output, json_line
 
-__all__ = ["suggest", "uncertainty", "diverse_order", "write_suggestions", "label_studio_tasks",
+__all__ = ["suggest", "uncertainty", "tactic_priority", "codebook_similarity", "diverse_order", "write_suggestions", "label_studio_tasks",
            "label_studio_config"]
 
 BATCH = 1000
@@ -34,6 +39,24 @@ def uncertainty(probabilities: np.ndarray, thresholds: np.ndarray) -> np.ndarray
     span = np.where(probabilities < thresholds, thresholds, 1 - thresholds)
     closeness = 1 - np.abs(probabilities - thresholds) / np.maximum(span, 1e-9)
     return closeness.max(axis=1)
+
+
+def tactic_priority(probabilities: np.ndarray, threshold: float) -> np.ndarray:
+    """Per text, how much a label for one tactic is worth: how likely the text carries it (the
+    score over the threshold, capped at 1) times (1 + how near the threshold it is) / 2. Texts on
+    the threshold come first, then clear positives, then the rest, by score."""
+    likely = np.minimum(probabilities / max(threshold, 1e-9), 1.0)
+    closeness = uncertainty(probabilities[:, None], np.array([threshold]))
+    return likely * (1 + closeness) / 2
+
+
+def codebook_similarity(texts: list[str], tactic: Tactic) -> np.ndarray:
+    """Per text, its TF-IDF cosine similarity to a tactic's definition and keywords, scaled so
+    that the most similar text scores 1."""
+    query = " ".join([tactic.definition, *tactic.keywords])
+    X = TfidfVectorizer(sublinear_tf=True, ngram_range=(1, 2)).fit_transform([*texts, query])
+    similarity = (X[:-1] @ X[-1].T).toarray().ravel()
+    return similarity / max(similarity.max(), 1e-9)
 
 
 def diverse_order(texts: list[str], scores: np.ndarray, n: int) -> list[int]:
@@ -55,9 +78,12 @@ def diverse_order(texts: list[str], scores: np.ndarray, n: int) -> list[int]:
 
 
 def suggest(feed: str | Path, *, model: TacticModel | str | Path | None = None, n: int = 50,
-            pool: int | None = None, text_field: str = "text", id_field: str = "id") -> list[dict]:
+            pool: int | None = None, text_field: str = "text", id_field: str = "id",
+            tactic: str | None = None, taxonomy: Taxonomy | None = None) -> list[dict]:
     """The ``n`` snippets of ``feed`` (JSONL, CSV, Parquet or text) most worth labelling, best
-    first. Diversity is sought among the ``pool`` most uncertain (default: max(10 n, 200))."""
+    first, for all tactics or for ``tactic`` alone (a tactic of the codebook ``taxonomy``,
+    default: the one in use). Diversity is sought among the ``pool`` best (default:
+    max(10 n, 200))."""
     model = model if isinstance(model, TacticModel) else load_model(model)
     rows = [row for row in iter_rows(feed, text_field=text_field, id_field=id_field)
             if row.error is None]
@@ -65,11 +91,24 @@ def suggest(feed: str | Path, *, model: TacticModel | str | Path | None = None, 
         raise DataError("no text to rank", path=str(feed))
     texts = [row.text for row in rows]
     P = np.vstack([model.predict_proba(texts[i:i + BATCH]) for i in range(0, len(texts), BATCH)])
-    scores = uncertainty(P, model.thresholds)
+    scores = _priority(texts, P, model, tactic, taxonomy)
     shortlist = np.argsort(-scores, kind="stable")[:pool or max(10 * n, 200)]
     order = diverse_order([texts[i] for i in shortlist], scores[shortlist], n)
     return [_suggestion(rank, rows[i], P[i], float(scores[i]), model)
             for rank, i in enumerate(shortlist[order], start=1)]
+
+
+def _priority(texts: list[str], P: np.ndarray, model: TacticModel, tactic: str | None,
+              taxonomy: Taxonomy | None) -> np.ndarray:
+    if tactic is None:
+        return uncertainty(P, model.thresholds)
+    if tactic in model.tactics:
+        k = model.tactics.index(tactic)
+        return tactic_priority(P[:, k], float(model.thresholds[k]))
+    codebook = taxonomy or load_taxonomy()
+    if tactic not in codebook:
+        raise TaxonomyError(codebook.unknown_message([tactic]))
+    return codebook_similarity(texts, codebook[tactic])
 
 
 def _suggestion(rank: int, row: Row, proba: np.ndarray, score: float, model: TacticModel) -> dict:
