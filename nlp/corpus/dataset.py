@@ -294,7 +294,8 @@ def to_frame(records: list[Record]) -> pd.DataFrame:
 
 
 def load_hf_dataset(data_dir: str | Path = DEFAULT_DATA_DIR, taxonomy: Taxonomy | None = None):
-    """The corpus as a Hugging Face ``DatasetDict`` (train/test), labels typed as a ClassLabel list."""
+    """The corpus as a Hugging Face ``DatasetDict`` (train, test, and shift_dev when present),
+    labels typed as a ClassLabel list."""
     from datasets import ClassLabel, Dataset, DatasetDict, Features, Sequence, Value
 
     taxonomy = taxonomy or load_taxonomy()
