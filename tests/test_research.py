@@ -72,7 +72,7 @@ def _model(name: str, tactics: list[str], scores: dict[str, list[float]]) -> Tac
 
 
 def test_bootstrap_intervals_are_paired_seeded_and_cover_the_change():
-    records = [Record(f"r{i}", f"text number {i}", ("us_decline",) if i < 20 else ())
+    records = [Record(f"r{i}", f"This is the text number {i} of the test set.", ("us_decline",) if i < 20 else ())
                for i in range(40)]
     everything = _model("everything", ["us_decline"], {r.text: [1.0] for r in records})
     exact = _model("exact", ["us_decline", "denazification"],
