@@ -159,8 +159,8 @@ def main() -> None:
     print(f"peak RSS, 1 worker: {runs[1].rss_mb:,.0f} MB (target < {TARGETS['rss_mb']} MB)")
 
 
-def report(name: str, rows: int, run: Run) -> None:
-    print(f"{name}: {rows:,} rows in {run.seconds:,.1f} s = {rows / run.seconds:,.0f} snippets/s "
+def report(name: str, rows: int, run: Run, unit: str = "snippets") -> None:
+    print(f"{name}: {rows:,} rows in {run.seconds:,.1f} s = {rows / run.seconds:,.0f} {unit}/s "
           f"({rows / run.cpu_seconds:,.0f} per CPU-second), peak RSS {run.rss_mb:,.0f} MB",
           flush=True)
 

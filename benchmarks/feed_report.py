@@ -26,7 +26,7 @@ import tempfile
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from batch_bench import CORPUS, Run, measure     # also puts the checkout on sys.path
+from batch_bench import CORPUS, Run, measure, report     # also puts the checkout on sys.path
 
 from nlp.taxonomy import load_taxonomy
 
@@ -118,9 +118,7 @@ def main() -> None:
 
 
 def show(name: str, rows: int, run: Run) -> None:
-    print(f"{name}: {rows:,} rows in {run.seconds:,.1f} s = {rows / run.seconds:,.0f} rows/s "
-          f"({rows / run.cpu_seconds:,.0f} per CPU-second), peak RSS {run.rss_mb:,.0f} MB",
-          flush=True)
+    report(name, rows, run, unit="rows")
 
 
 if __name__ == "__main__":

@@ -101,14 +101,6 @@ class TacticModel:
         snapshot = self.path / CODEBOOK_FILE if self.path else None
         return load_taxonomy(snapshot if snapshot and snapshot.is_file() else None)
 
-    def raw_proba(self, texts: list[str]) -> np.ndarray:
-        """The estimator's probabilities, moved to the feed the model was calibrated on (when
-        ``tactics calibrate`` made it); no long-text windows."""
-        probabilities = self.estimator.predict_proba(texts)
-        if self.recalibration is not None:
-            probabilities = recalibrate(probabilities, *self.recalibration)
-        return probabilities
-
     def predict_proba(self, texts: Iterable[str], *, long_texts: bool = True) -> np.ndarray:
         """Calibrated probabilities, (n texts, n tactics), in ``self.tactics`` order.
 
