@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from nlp.model.embedding_cache import CACHE_ENV
 from nlp.model.train import train
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -19,6 +20,14 @@ def _sample(path: Path, n: int, seed: int, lang: str = "en") -> list[str]:
     lines = [line for line in path.read_text(encoding="utf-8").splitlines()
              if line.strip() and json.loads(line).get("lang", "en") == lang]
     return random.Random(seed).sample(lines, min(n, len(lines)))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def embedding_cache(tmp_path_factory):
+    """Tests keep their own embedding cache, never the user's."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(CACHE_ENV, str(tmp_path_factory.mktemp("embedding-cache")))
+        yield
 
 
 @pytest.fixture(scope="session")
@@ -39,9 +48,10 @@ def small_model(small_corpus, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def multilingual_corpus(tmp_path_factory) -> Path:
-    """The small English corpus plus 60 train and 20 test records in each of ru, uk, de."""
+    """120 train and 40 test English records plus 40 train and 15 test records in each of ru, uk,
+    de (the encoder is the slow part of the suite: every record here is embedded)."""
     out = tmp_path_factory.mktemp("multilingual")
-    for split, n, n_other in (("train", 200, 60), ("test", 60, 20)):
+    for split, n, n_other in (("train", 120, 40), ("test", 40, 15)):
         lines = _sample(DATA / f"{split}.jsonl", n, 7)
         for lang in ("ru", "uk", "de"):
             lines += _sample(DATA / f"{split}.jsonl", n_other, 7, lang)

@@ -12,6 +12,7 @@ import numpy as np
 from .artifact import library_versions, write_model_dir
 from .card import render_card
 from .classifier import TacticClassifier
+from .embedding_cache import encode_cached
 from .encoder import DEFAULT_ENCODER
 from .encoder_classifier import EncoderClassifier
 from ..corpus.dataset import (DEFAULT_DATA_DIR, LANGUAGES, corpus_hash, in_language, label_matrix,
@@ -140,8 +141,10 @@ def _train_multilingual(corpus: dict, name: str, data_hash: str, seed: int, taxo
     records = corpus["train"]
     Y = label_matrix(records, taxonomy.ids)
     started = time.perf_counter()
+    texts = [r.text for r in records]
     estimator = EncoderClassifier(encoder=encoder, random_state=seed).fit(
-        [r.text for r in records], Y, tune_rows=[r.lang in languages for r in records])
+        texts, Y, tune_rows=[r.lang in languages for r in records],
+        embeddings=encode_cached(encoder, texts))
     seconds = time.perf_counter() - started
     meta = _meta(f"{name}-multilingual", data_hash, seed, "encoder", taxonomy, estimator, records,
                  seconds, data_dir, languages)
