@@ -25,6 +25,11 @@ EN = "The West is tired of Ukraine and the aid will end soon."
     ("Київ зірвав переговори", "uk"),
     ("Sanktionen schaden nur uns selbst", "de"),             # short, no English function word
     ("La guerre est la faute de l'OTAN, disent-ils.", "fr"),
+    ("Hola amigos, la guerra es culpa de la OTAN", "es"),
+    ("Zelensky puppet", "en"),                               # a few words the identifier is unsure
+    ("text number 20", "en"),                                # of go to English or German, not to
+    ("Crimea referendum legit", "en"),                       # Czech, Nigerian Pidgin or Latin
+    ("Kiew lügt", "de"),
     ("12345 !!! ???", "und"),
 ])
 def test_languages_are_identified(text, lang):

@@ -5,6 +5,10 @@ decides. Two shortcuts keep the English path fast without changing what it would
 whose words are mostly English function words is English, and a Cyrillic text with letters that
 only Ukrainian or only Russian uses is that language. A mixed-language text goes by its dominant
 language (the one most of its first ``SAMPLE_CHARS`` characters are in).
+
+A Latin-script text of a few words that the identifier is unsure of ("Zelensky puppet",
+"Kiew lügt") is not given an improbable language (Quechua, Slovene ...) but the likelier of the
+supported Latin-script languages, English or German.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ SUPPORTED = ("en", "ru", "uk", "de")
 NAMES = {"en": "English", "ru": "Russian", "uk": "Ukrainian", "de": "German"}
 SAMPLE_CHARS = 600          # identification reads the start of a text; enough for any language
 ENGLISH_SHARE = 0.25        # share of English function words that settles a Latin text as English
+UNSURE = 0.5                # below this probability the identifier's top language is a guess ...
+SHORT_WORDS = 4             # ... and a text of this many words or fewer may be too short to tell
 
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
 _CYRILLIC = re.compile(r"[\u0400-\u04FF]")
@@ -51,7 +57,10 @@ def detect_language(text: str) -> str:
     words = [w.lower() for w in _WORD.findall(sample)]
     if words and sum(w in _ENGLISH for w in words) / len(words) >= ENGLISH_SHARE:
         return "en"
-    return _identifier("all").classify(sample)[0]
+    lang, probability = _identifier("all").classify(sample)
+    if probability >= UNSURE or len(words) > SHORT_WORDS:
+        return lang
+    return _identifier("latin").classify(sample)[0]
 
 
 def detect_languages(texts: list[str]) -> list[str]:
@@ -60,11 +69,14 @@ def detect_languages(texts: list[str]) -> list[str]:
 
 @lru_cache(maxsize=2)
 def _identifier(which: str):
-    """py3langid's identifier: all its languages, or Cyrillic ones only (Russian vs Ukrainian,
-    Belarusian, Bulgarian, Serbian ... when no letter settles it)."""
+    """py3langid's identifier (probabilities normalised): all its languages, Cyrillic ones only
+    (Russian vs Ukrainian, Belarusian, Bulgarian, Serbian ... when no letter settles it), or the
+    supported Latin-script ones (for texts too short to identify among all)."""
     from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
-    identifier = LanguageIdentifier.from_model_file(MODEL_FILE)
+    identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
     if which == "cyrillic":
         identifier.set_languages(["ru", "uk", "be", "bg", "mk", "sr", "kk", "mn", "ky"])
+    elif which == "latin":
+        identifier.set_languages(["en", "de"])
     return identifier
