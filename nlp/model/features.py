@@ -15,7 +15,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import FeatureUnion
 
 __all__ = ["StanceCues", "CUE_HINTS", "DistancedWords", "distanced_text", "build_features", "WORD_FEATURES",
-           "STANCE_CUES", "clean_feed_text"]
+           "STANCE_CUES", "clean_feed_text", "plain_vocabularies"]
 
 _URL = re.compile(r"https?://\S+|www\.\S+")
 _REPOST = re.compile(r"^\s*(?:RT\s+)?@\w+:\s*")
@@ -165,3 +165,11 @@ def build_features(*, word_ngrams: tuple[int, int] = (1, 2), char_ngrams: tuple[
     if distanced:
         parts.append(("distanced", DistancedWords(min_df=min_df)))
     return FeatureUnion(parts)
+
+
+def plain_vocabularies(union: FeatureUnion) -> None:
+    """Map each fitted vectorizer's vocabulary to plain ints: skops would store every NumPy int
+    as a file of its own."""
+    for _, transformer in union.transformer_list:
+        if hasattr(transformer, "vocabulary_"):
+            transformer.vocabulary_ = {term: int(i) for term, i in transformer.vocabulary_.items()}

@@ -31,8 +31,8 @@ DEFAULT_PARAMS: dict = {}
 ARCHITECTURES = {
     "tfidf": "tfidf-word-char+stance-cues / one-vs-rest logistic regression + any-tactic gate",
     "spacy": "spaCy textcat_multilabel (trained from config.cfg, no pretrained vectors)",
-    "encoder": "multilingual sentence encoder (multilingual-e5-small) / one-vs-rest logistic "
-               "regression + any-tactic gate",
+    "encoder": "multilingual sentence encoder (multilingual-e5-small) + word/char TF-IDF / "
+               "one-vs-rest logistic regression + any-tactic gate",
 }
 
 
@@ -140,22 +140,24 @@ def _train_multilingual(corpus: dict, name: str, data_hash: str, seed: int, taxo
                          "the multilingual model on")
     records = corpus["train"]
     Y = label_matrix(records, taxonomy.ids)
+    log.info(f"training the multilingual model on {len(records)} records in "
+             f"{', '.join(['en', *languages])}: embeddings (cached), n-grams, out-of-fold "
+             f"thresholds, then the final fit")
     started = time.perf_counter()
     texts = [r.text for r in records]
     estimator = EncoderClassifier(encoder=encoder, random_state=seed).fit(
         texts, Y, tune_rows=[r.lang in languages for r in records],
         embeddings=encode_cached(encoder, texts))
     seconds = time.perf_counter() - started
+    log.info(f"trained in {seconds:.0f} s; scoring the {', '.join(languages)} test records")
     meta = _meta(f"{name}-multilingual", data_hash, seed, "encoder", taxonomy, estimator, records,
                  seconds, data_dir, languages)
     meta["encoder"] = encoder
     model = TacticModel(estimator, meta)
     test = in_language(corpus["test"], *languages)
     meta["data"]["test_records"] = len(test)
-    meta["metrics"]["test"] = _test_figures(model, test)
-    meta["metrics"]["test_by_language"] = {
-        lang: _test_figures(model, in_language(corpus["test"], lang)) for lang in languages
-        if in_language(corpus["test"], lang)}
+    meta["metrics"]["test"], meta["metrics"]["test_by_language"] = _test_figures(
+        model, test, by_language=True)
     config = {"architecture": "encoder", "seed": seed, "params": estimator.get_params()}
     return estimator, meta, render_card(meta), config
 
@@ -190,8 +192,15 @@ def _meta(name: str, data_hash: str, seed: int, architecture: str, taxonomy: Tax
     }
 
 
-def _test_figures(model: TacticModel, records: list) -> dict:
-    """Figures on a held-out split, scored exactly as ``predict`` scores (long-text windows too)."""
+def _test_figures(model: TacticModel, records: list, *, by_language: bool = False):
+    """Figures on a held-out split, scored exactly as ``predict`` scores (long-text windows too);
+    with ``by_language`` also ``{lang: figures}`` from the same scores (each text scored once)."""
     Y = label_matrix(records, model.tactics)
     predicted = (model.predict_proba([r.text for r in records]) >= model.thresholds).astype(np.int8)
-    return split_figures(Y, predicted, model.tactics, records)
+    figures = split_figures(Y, predicted, model.tactics, records)
+    if not by_language:
+        return figures
+    langs = np.array([r.lang for r in records])
+    return figures, {lang: split_figures(Y[langs == lang], predicted[langs == lang], model.tactics,
+                                         [r for r in records if r.lang == lang])
+                     for lang in LANGUAGES if lang in set(langs)}
