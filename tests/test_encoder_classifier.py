@@ -28,7 +28,7 @@ def foreign():
     corpus = load_corpus()
     pick = lambda split, n: [r for lang in ("ru", "uk", "de")
                              for r in [r for r in corpus[split] if r.lang == lang][:n]]
-    return pick("train", 200), pick("test", 60), load_taxonomy().ids
+    return pick("train", 120), pick("test", 50), load_taxonomy().ids
 
 
 def _fit(records, tactics, monkeypatch, **params):
