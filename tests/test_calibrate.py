@@ -145,7 +145,7 @@ def test_a_calibrated_model_is_named_promoted_and_refused_when_its_base_changes(
 def test_the_multilingual_model_is_calibrated_and_shared_too(multilingual_model, tmp_path):
     path = tmp_path / "feed.jsonl"
     lines = [line for lang in ("en", "ru", "uk", "de")
-             for line in _sample(DATA / "test.jsonl", 20, 5, lang)]
+             for line in _sample(DATA / "test.jsonl", 10, 5, lang)]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     result = calibrate(path, name="multi-feed", model=multilingual_model,
                        models_dir=tmp_path / "models", resamples=50)
