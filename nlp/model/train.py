@@ -202,5 +202,5 @@ def _test_figures(model: TacticModel, records: list, *, by_language: bool = Fals
         return figures
     langs = np.array([r.lang for r in records])
     return figures, {lang: split_figures(Y[langs == lang], predicted[langs == lang], model.tactics,
-                                         [r for r in records if r.lang == lang])
-                     for lang in LANGUAGES if lang in set(langs)}
+                                         in_language(records, lang))
+                     for lang in LANGUAGES if (langs == lang).any()}
