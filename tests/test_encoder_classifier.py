@@ -31,19 +31,27 @@ def foreign():
     return pick("train", 120), pick("test", 50), load_taxonomy().ids
 
 
-def _fit(records, tactics, monkeypatch, **params):
+def _fit(records, tactics, monkeypatch, *, dev=None, **params):
     monkeypatch.setattr("nlp.model.encoder_classifier.get_encoder", lambda spec: BlankEncoder())
     return EncoderClassifier(encoder="blank", cv=3, **params).fit(
-        [r.text for r in records], label_matrix(records, tactics))
+        [r.text for r in records], label_matrix(records, tactics), dev=dev)
 
 
-def test_the_ngram_block_tells_tactic_texts_from_hard_negatives(foreign, monkeypatch):
+@pytest.fixture(scope="module")
+def fitted(foreign):
+    """The default estimator (n-grams and native distance cues) on the foreign draw."""
+    train, _, tactics = foreign
+    with pytest.MonkeyPatch.context() as patch:
+        yield _fit(train, tactics, patch)
+
+
+def test_the_ngram_block_tells_tactic_texts_from_hard_negatives(foreign, fitted, monkeypatch):
     train, test, tactics = foreign
     truth = label_matrix(test, tactics).any(axis=1)
     texts = [r.text for r in test]
-    with_ngrams = _fit(train, tactics, monkeypatch, lexical=1.0).predict_proba(texts).max(axis=1)
+    monkeypatch.setattr("nlp.model.encoder_classifier.get_encoder", lambda spec: BlankEncoder())
     without = _fit(train, tactics, monkeypatch, lexical=0.0).predict_proba(texts).max(axis=1)
-    assert roc_auc_score(truth, with_ngrams) > 0.7
+    assert roc_auc_score(truth, fitted.predict_proba(texts).max(axis=1)) > 0.7
     assert np.ptp(without) < 1e-6                      # blank embeddings: one score for all
 
 
@@ -53,3 +61,21 @@ def test_a_model_saved_before_the_ngram_block_still_scores(foreign, monkeypatch)
     expected = model.predict_proba([r.text for r in test[:5]])
     del model.lexical                                  # as an older model file loads
     assert np.array_equal(model.predict_proba([r.text for r in test[:5]]), expected)
+
+
+def test_native_distance_cues_give_the_refuted_words_their_own_features(fitted):
+    vocabulary = dict(fitted.ngrams_.transformer_list)["distanced"].vectorizer_.vocabulary_
+    # words of sentences that keep a claim at arm's length, in each language
+    assert {"d_по", "d_нібито", "d_angeblich"} <= set(vocabulary)     # "по данным", ...
+    assert EncoderClassifier(distanced=False).get_params()["distanced"] is False
+
+
+def test_a_dev_split_of_hard_negatives_raises_the_thresholds(foreign, fitted, monkeypatch):
+    train, test, tactics = foreign
+    hard = [r for r in test if r.kind == "hard_negative"]
+    dev = ([r.text for r in hard], label_matrix(hard, tactics))
+    tuned = _fit(train, tactics, monkeypatch, dev=dev)
+    assert np.array_equal(tuned.oof_f1_.shape, fitted.oof_f1_.shape)
+    assert np.any(tuned.thresholds_ > fitted.thresholds_)
+    alarms = lambda model: (model.predict_proba(dev[0]) >= model.thresholds_).any(axis=1).mean()
+    assert alarms(tuned) < alarms(fitted)

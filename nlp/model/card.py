@@ -26,11 +26,15 @@ def _languages_section(meta: dict) -> str:
                          "learnt from the training texts of every language) carry the words that "
                          "tell an advanced claim from a reported or refuted one.")
     by_language = meta["metrics"].get("test_by_language") or {}
+    shift_by_language = meta["metrics"].get("shift_dev_by_language") or {}
     if by_language:
-        lines.append("\n### By language (test split)\n\n" + _table(
-            ["language", "texts", "macro F1", "none FPR (hard negatives)"],
+        shift_columns = ["shift_dev macro F1", "shift_dev none FPR (hard negatives)"]
+        lines.append("\n### By language (test split; shift_dev where the corpus has it)\n\n" + _table(
+            ["language", "texts", "macro F1", "none FPR (hard negatives)",
+             *(shift_columns if shift_by_language else [])],
             [[language_name(lang), f["records"] if "records" in f else "", f"{f['macro_f1']:.3f}",
-              f"{f.get('none_fpr_hard_negative', float('nan')):.3f}"]
+              f"{f.get('none_fpr_hard_negative', float('nan')):.3f}",
+              *(_figures(shift_by_language.get(lang)) if shift_by_language else [])]
              for lang, f in by_language.items()]))
     shift = meta["metrics"].get("shift_dev")
     if shift:
@@ -40,6 +44,12 @@ def _languages_section(meta: dict) -> str:
                      f"{shift['macro_f1']:.3f}, hard-negative FPR "
                      f"{shift.get('none_fpr_hard_negative', float('nan')):.3f}.")
     return "\n".join(lines)
+
+
+def _figures(figures: dict | None) -> list[str]:
+    if not figures:
+        return ["", ""]
+    return [f"{figures['macro_f1']:.3f}", f"{figures.get('none_fpr_hard_negative', float('nan')):.3f}"]
 
 
 def _boundaries(meta: dict) -> str:

@@ -27,9 +27,11 @@ from sklearn.utils.validation import check_is_fitted
 
 from .calibration import ScoreCalibrator, tune_thresholds_jointly
 from .encoder import DEFAULT_ENCODER, get_encoder
-from .features import build_features, clean_feed_text, plain_vocabularies
+from .features import DISTANCE_WORDS, build_features, clean_feed_text, plain_vocabularies
 
 __all__ = ["EncoderClassifier"]
+
+DISTANCE_LANGUAGES = tuple(DISTANCE_WORDS)
 
 
 class EncoderClassifier(ClassifierMixin, BaseEstimator):
@@ -41,11 +43,12 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
     """
 
     def __init__(self, *, encoder: str = DEFAULT_ENCODER, C: float = 4.0, lexical: float = 1.0,
-                 class_weight: str | None = "balanced", fpr_weight: float = 1.0, cv: int = 5,
-                 random_state: int = 0) -> None:
+                 distanced: bool = True, class_weight: str | None = "balanced",
+                 fpr_weight: float = 1.0, cv: int = 5, random_state: int = 0) -> None:
         self.encoder = encoder
         self.C = C
         self.lexical = lexical      # weight of the n-gram block beside the embedding (0: none)
+        self.distanced = distanced  # the words of distanced sentences, with native cues
         self.class_weight = class_weight
         self.fpr_weight = fpr_weight
         self.cv = cv
@@ -65,15 +68,22 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
             return E
         cleaned = [clean_feed_text(x) for x in X]
         if fit:
-            self.ngrams_ = build_features(stance=False, distanced=False)
+            self.ngrams_ = build_features(stance=False, distanced=self.distanced,
+                                          languages=DISTANCE_LANGUAGES)
             ngrams = self.ngrams_.fit_transform(cleaned)
             plain_vocabularies(self.ngrams_)
         else:
             ngrams = self.ngrams_.transform(cleaned)
         return sparse.hstack([sparse.csr_matrix(E), ngrams * self.lexical], format="csr")
 
-    def fit(self, X, Y, *, tune_rows=None, embeddings: np.ndarray | None = None):
-        """Fit on texts ``X`` (or their precomputed ``embeddings``, same order) and labels ``Y``."""
+    def fit(self, X, Y, *, tune_rows=None, embeddings: np.ndarray | None = None,
+            dev: tuple | None = None):
+        """Fit on texts ``X`` (or their precomputed ``embeddings``, same order) and labels ``Y``.
+
+        With ``dev`` (texts, labels and, optionally, embeddings of a held-out set in the tuned
+        languages, never trained on), thresholds are tuned on the out-of-fold scores and the dev
+        scores together, each set weighing as much as the other.
+        """
         X = list(X)
         E = self.embed(X) if embeddings is None else np.asarray(embeddings, dtype=np.float32)
         Y = np.asarray(Y, dtype=np.int8)
@@ -87,16 +97,26 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
             oof[held_idx] = head.decision_function(F[held_idx])
         self.calibrator_ = ScoreCalibrator("sigmoid", gate=True).fit(oof[rows], Y[rows])
         oof_probabilities = self.calibrator_.transform(oof[rows])
-        self.thresholds_ = tune_thresholds_jointly(oof_probabilities, Y[rows],
-                                                   fpr_weight=self.fpr_weight)
-        predicted = oof_probabilities >= self.thresholds_
-        self.oof_f1_ = f1_score(Y[rows], predicted, average=None, zero_division=0)
-        self.oof_none_fpr_ = float(predicted[~Y[rows].any(axis=1)].any(axis=1).mean())
         self.head_ = self._head().fit(F, targets)
         for estimator in self.head_.estimators_:
             if hasattr(estimator, "coef_"):     # not a tactic with no positives (a constant)
                 estimator.coef_ = estimator.coef_.astype(np.float32)
         self.n_outputs_ = Y.shape[1]
+        probabilities, truth, weight = oof_probabilities, Y[rows], None
+        if dev is not None:
+            dev_X, dev_Y, *dev_E = dev
+            dev_Y = np.asarray(dev_Y, dtype=np.int8)
+            dev_scores = self.head_.decision_function(
+                self._features(list(dev_X), dev_E[0] if dev_E else self.embed(dev_X)))
+            probabilities = np.vstack([oof_probabilities, self.calibrator_.transform(dev_scores)])
+            truth = np.vstack([truth, dev_Y])
+            weight = np.concatenate([np.full(rows.sum(), 1 / rows.sum()),
+                                     np.full(len(dev_Y), 1 / len(dev_Y))])
+        self.thresholds_ = tune_thresholds_jointly(probabilities, truth, fpr_weight=self.fpr_weight,
+                                                   sample_weight=weight)
+        predicted = oof_probabilities >= self.thresholds_
+        self.oof_f1_ = f1_score(Y[rows], predicted, average=None, zero_division=0)
+        self.oof_none_fpr_ = float(predicted[~Y[rows].any(axis=1)].any(axis=1).mean())
         return self
 
     def decision_function(self, X) -> np.ndarray:

@@ -20,7 +20,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import FeatureUnion
 from sklearn.utils.sparsefuncs_fast import inplace_csr_row_normalize_l2
 
-from .features import WORD_FEATURES, DistancedWords, clean_feed_text, distanced_text
+from .features import WORD_FEATURES, DistancedWords, clean_feed_text
 
 __all__ = ["LinearScorer", "tfidf_rows"]
 
@@ -89,7 +89,7 @@ class LinearScorer:
 
     def _block(self, transformer, texts: list[str]):
         if isinstance(transformer, DistancedWords):
-            return self._tfidf(transformer.vectorizer_, [distanced_text(x) for x in texts])
+            return self._tfidf(transformer.vectorizer_, transformer.distanced(texts))
         if isinstance(transformer, TfidfVectorizer):
             return self._tfidf(transformer, texts)
         return transformer.transform(texts)

@@ -14,8 +14,8 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import FeatureUnion
 
-__all__ = ["StanceCues", "CUE_HINTS", "DistancedWords", "distanced_text", "build_features", "WORD_FEATURES",
-           "STANCE_CUES", "clean_feed_text", "plain_vocabularies"]
+__all__ = ["StanceCues", "CUE_HINTS", "DistancedWords", "distanced_text", "distance_cue",
+           "build_features", "WORD_FEATURES", "STANCE_CUES", "clean_feed_text", "plain_vocabularies"]
 
 _URL = re.compile(r"https?://\S+|www\.\S+")
 _REPOST = re.compile(r"^\s*(?:RT\s+)?@\w+:\s*")
@@ -101,46 +101,80 @@ class StanceCues(BaseEstimator, TransformerMixin):
         return np.array([f"cue:{c}" for c in self.cues], dtype=object)
 
 
-# Sentences with these cues keep a claim at arm's length: reported, refuted or analysed.
-DISTANCE_CUE = re.compile(
-    r"\b(?:claim(?:s|ed|ing)?|alleg\w*|false(?:ly)?|so-called|purported\w*|debunk\w*|no evidence"
-    r"|misleading|baseless|unfounded|myth|fact[- ]?check\w*|disinformation|misinformation|propaganda"
-    r"|narrative|talking points?|framing|rhetoric|according to|insists?|insisted|lie[sd]?|lying"
-    r"|denied|rejected|dismissed|responded|countered|not true|untrue|no basis|distort\w*)\b",
-    re.IGNORECASE)
+# Sentences with these cues keep a claim at arm's length: reported, refuted or analysed. One
+# pattern per language; a model reads the union of its languages' cues.
+DISTANCE_WORDS: dict[str, str] = {
+    "en": r"claim(?:s|ed|ing)?|alleg\w*|false(?:ly)?|so-called|purported\w*|debunk\w*|no evidence"
+          r"|misleading|baseless|unfounded|myth|fact[- ]?check\w*|disinformation|misinformation"
+          r"|propaganda|narrative|talking points?|framing|rhetoric|according to|insists?|insisted"
+          r"|lie[sd]?|lying|denied|rejected|dismissed|responded|countered|not true|untrue|no basis"
+          r"|distort\w*",
+    "ru": r"якобы|так называем\w*|утвержда\w*|по словам|по данным|по версии|фейк\w*|дезинформац\w*"
+          r"|пропаганд\w*|нарратив\w*|миф\w*|опроверг\w*|опровержени\w*|ложн\w*|ложь|лжи"
+          r"|неправд\w*|не соответству\w*|без доказательств|манипуляц\w*|конспиролог\w*"
+          r"|фактчек\w*|провер\w* фактов|отверг\w*|отрица\w*|выдум\w*|сфабрикован\w*|искаж\w*",
+    "uk": r"нібито|так зван\w*|стверджу\w*|за словами|за даними|за версією|фейк\w*|дезінформац\w*"
+          r"|пропаганд\w*|наратив\w*|міф\w*|спростов\w*|неправд\w*|брехн\w*|брехлив\w*"
+          r"|не відповіда\w*|без доказів|маніпуляц\w*|конспіролог\w*|фактчек\w*"
+          r"|перевір\w* фактів|відкида\w*|відкину\w*|заперечу\w*|вигад\w*|сфабрикован\w*"
+          r"|перекруч\w*",
+    "de": r"angeblich\w*|sogenannt\w*|behaupt\w*|laut|zufolge|fake\w*|falschbehauptung\w*"
+          r"|falschmeldung\w*|falsch\w*|desinformation\w*|propaganda\w*|narrativ\w*|mythos|mythen"
+          r"|widerleg\w*|lüge\w*|irreführend\w*|ohne beleg\w*|keine belege|faktencheck\w*"
+          r"|verschwörung\w*|zurückgewiesen|bestritt\w*|bestreit\w*|dementi\w*|erfunden\w*"
+          r"|verzerr\w*|manipul\w*",
+}
+
+
+def distance_cue(languages: tuple[str, ...] = ("en",)) -> re.Pattern:
+    """The distance cues of ``languages`` as one case-insensitive pattern of whole words."""
+    return re.compile(r"\b(?:" + "|".join(DISTANCE_WORDS[lang] for lang in languages) + r")\b",
+                      re.IGNORECASE)
+
+
+DISTANCE_CUE = distance_cue()
 _SENTENCE = re.compile(r"[^.!?\n]+[.!?]*")
 _TOKEN = re.compile(r"\w[\w'’-]*\w|\w")
 
 
-def distanced_text(text: str) -> str:
-    """The words of every sentence that carries a distance cue, each prefixed with ``d_``.
+def distanced_text(text: str, cue: re.Pattern = DISTANCE_CUE) -> str:
+    """The words of every sentence that carries a distance ``cue``, each prefixed with ``d_``.
 
     A linear model then sees "provoked" in "Moscow claims NATO provoked the war" as its own
     feature (``d_provoked``) and can learn that it points away from the tactic.
     """
-    if not DISTANCE_CUE.search(text):   # a cue in a sentence is a cue in the text (no cue spans
-        return ""                      # a sentence end), so most texts stop here
+    if not cue.search(text):   # a cue in a sentence is a cue in the text (no cue spans a
+        return ""              # sentence end), so most texts stop here
     return " ".join("d_" + token.lower()
-                    for sentence in _SENTENCE.findall(text) if DISTANCE_CUE.search(sentence)
+                    for sentence in _SENTENCE.findall(text) if cue.search(sentence)
                     for token in _TOKEN.findall(sentence))
 
 
 class DistancedWords(BaseEstimator, TransformerMixin):
-    """TF-IDF over the words of distanced sentences (see ``distanced_text``)."""
+    """TF-IDF over the words of distanced sentences (see ``distanced_text``), with the distance
+    cues of ``languages``."""
 
-    def __init__(self, min_df: int = 2, max_features: int | None = 20000) -> None:
+    def __init__(self, min_df: int = 2, max_features: int | None = 20000,
+                 languages: tuple[str, ...] = ("en",)) -> None:
         self.min_df = min_df
         self.max_features = max_features
+        self.languages = languages
 
     def fit(self, X, y=None):
         self.vectorizer_ = TfidfVectorizer(min_df=self.min_df, max_features=self.max_features,
                                            sublinear_tf=True, token_pattern=r"\S+",
                                            dtype=np.float32)
-        self.vectorizer_.fit([distanced_text(x) for x in X] + ["d_"])
+        self.vectorizer_.fit(self.distanced(X) + ["d_"])
         return self
 
+    def distanced(self, X) -> list[str]:
+        """``distanced_text`` of each text, with this transformer's cues."""
+        # Models saved before the cues had languages read English ones.
+        cue = distance_cue(tuple(getattr(self, "languages", ("en",))))
+        return [distanced_text(x, cue) for x in X]
+
     def transform(self, X) -> sparse.csr_matrix:
-        return self.vectorizer_.transform([distanced_text(x) for x in X])
+        return self.vectorizer_.transform(self.distanced(X))
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
         return self.vectorizer_.get_feature_names_out()
@@ -149,7 +183,7 @@ class DistancedWords(BaseEstimator, TransformerMixin):
 def build_features(*, word_ngrams: tuple[int, int] = (1, 2), char_ngrams: tuple[int, int] = (2, 5),
                    min_df: int = 2, max_word_features: int | None = 40000,
                    max_char_features: int | None = 60000, stance: bool = True,
-                   distanced: bool = True) -> FeatureUnion:
+                   distanced: bool = True, languages: tuple[str, ...] = ("en",)) -> FeatureUnion:
     """The feature union every scikit-learn model here uses; the word block comes first (evidence)."""
     parts = [
         (WORD_FEATURES, TfidfVectorizer(ngram_range=word_ngrams, min_df=min_df, sublinear_tf=True,
@@ -163,7 +197,7 @@ def build_features(*, word_ngrams: tuple[int, int] = (1, 2), char_ngrams: tuple[
     if stance:
         parts.append(("stance", StanceCues()))
     if distanced:
-        parts.append(("distanced", DistancedWords(min_df=min_df)))
+        parts.append(("distanced", DistancedWords(min_df=min_df, languages=languages)))
     return FeatureUnion(parts)
 
 
@@ -171,5 +205,6 @@ def plain_vocabularies(union: FeatureUnion) -> None:
     """Map each fitted vectorizer's vocabulary to plain ints: skops would store every NumPy int
     as a file of its own."""
     for _, transformer in union.transformer_list:
-        if hasattr(transformer, "vocabulary_"):
-            transformer.vocabulary_ = {term: int(i) for term, i in transformer.vocabulary_.items()}
+        vectorizer = getattr(transformer, "vectorizer_", transformer)   # DistancedWords holds one
+        if hasattr(vectorizer, "vocabulary_"):
+            vectorizer.vocabulary_ = {term: int(i) for term, i in vectorizer.vocabulary_.items()}

@@ -133,31 +133,41 @@ def choose_long_text(estimator, meta: dict, dev: list, *, fpr_weight: float = 0.
 
 def _train_multilingual(corpus: dict, name: str, data_hash: str, seed: int, taxonomy: Taxonomy,
                         languages: list[str], encoder: str, data_dir) -> tuple:
-    """The encoder model: weights learnt from every language, calibration and thresholds from the
-    out-of-fold scores of the languages it will be routed (English reads on its own model)."""
+    """The encoder model: weights learnt from every language, calibration from the out-of-fold
+    scores of the languages it will be routed (English reads on its own model), thresholds and
+    the long-text window from those and the same languages' shift_dev records when there are."""
     if not languages:
         raise ModelError("the corpus has no Russian, Ukrainian or German train records to train "
                          "the multilingual model on")
     records = corpus["train"]
     Y = label_matrix(records, taxonomy.ids)
+    dev = in_language(corpus.get("shift_dev", []), *languages)
     log.info(f"training the multilingual model on {len(records)} records in "
              f"{', '.join(['en', *languages])}: embeddings (cached), n-grams, out-of-fold "
-             f"thresholds, then the final fit")
+             f"thresholds{f' with {len(dev)} shift_dev records' if dev else ''}, then the final fit")
     started = time.perf_counter()
     texts = [r.text for r in records]
+    dev_texts = [r.text for r in dev]
+    fit_params = ({"dev": (dev_texts, label_matrix(dev, taxonomy.ids),
+                           encode_cached(encoder, dev_texts))} if dev else {})
     estimator = EncoderClassifier(encoder=encoder, random_state=seed).fit(
         texts, Y, tune_rows=[r.lang in languages for r in records],
-        embeddings=encode_cached(encoder, texts))
+        embeddings=encode_cached(encoder, texts), **fit_params)
     seconds = time.perf_counter() - started
-    log.info(f"trained in {seconds:.0f} s; scoring the {', '.join(languages)} test records")
     meta = _meta(f"{name}-multilingual", data_hash, seed, "encoder", taxonomy, estimator, records,
                  seconds, data_dir, languages)
     meta["encoder"] = encoder
+    log.info(f"trained in {seconds:.0f} s; choosing the long-text window, scoring the "
+             f"{', '.join(languages)} test records")
+    meta["long_text"] = choose_long_text(estimator, meta, dev, fpr_weight=estimator.fpr_weight)
     model = TacticModel(estimator, meta)
     test = in_language(corpus["test"], *languages)
-    meta["data"]["test_records"] = len(test)
+    meta["data"].update(test_records=len(test), shift_dev_records=len(dev))
     meta["metrics"]["test"], meta["metrics"]["test_by_language"] = _test_figures(
         model, test, by_language=True)
+    if dev:
+        meta["metrics"]["shift_dev"], meta["metrics"]["shift_dev_by_language"] = _test_figures(
+            model, dev, by_language=True)
     config = {"architecture": "encoder", "seed": seed, "params": estimator.get_params()}
     return estimator, meta, render_card(meta), config
 

@@ -1,0 +1,37 @@
+"""Stance features: the words of sentences that keep a claim at arm's length, in each language."""
+
+from __future__ import annotations
+
+import pytest
+
+from nlp.model.features import DistancedWords, distance_cue, distanced_text
+
+
+def test_only_the_distanced_sentence_gives_its_words():
+    out = distanced_text("Moscow claims NATO provoked the war. The sky over Kyiv was blue.").split()
+    assert "d_provoked" in out and "d_moscow" in out
+    assert "d_sky" not in out and "d_blue" not in out
+
+
+@pytest.mark.parametrize("lang, text, word", [
+    ("ru", "Кремль якобы защищает Донбасс. Погода была хорошая.", "d_защищает"),
+    ("uk", "Росія нібито захищає Донбас. Погода була гарна.", "d_захищає"),
+    ("de", "Russland schützt angeblich den Donbass. Das Wetter war gut.", "d_schützt"),
+])
+def test_each_language_has_its_own_cues(lang, text, word):
+    native = distanced_text(text, distance_cue((lang,))).split()
+    assert word in native
+    assert not any(w.startswith(("d_погод", "d_wetter")) for w in native)
+    assert distanced_text(text) == ""                      # the English cues miss them
+
+
+def test_a_cue_inside_a_longer_word_does_not_count():
+    assert distanced_text("Die Lautstärke im Saal stieg.", distance_cue(("de",))) == ""
+
+
+def test_a_transformer_saved_before_languages_reads_english_cues():
+    texts = ["Moscow claims NATO provoked the war.", "Кремль якобы защищает Донбасс."] * 2
+    old = DistancedWords(min_df=1).fit(texts)
+    del old.languages                                      # as an older model file loads
+    assert old.distanced(texts) == [distanced_text(t) for t in texts]
+    assert old.transform(texts)[1].nnz == 0
