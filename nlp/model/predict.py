@@ -269,6 +269,8 @@ class TacticModel:
                                        feature_names(self.scorer.word_vectorizer))
         elif hasattr(self.estimator, "pipeline_"):   # linear models only
             phrases = top_phrases(self.estimator.pipeline_, text, k)
+        elif hasattr(self.estimator, "word_phrases"):   # the multilingual model's n-grams
+            phrases = self.estimator.word_phrases(text, k)
         else:
             phrases = []
         return {"phrases": phrases,
