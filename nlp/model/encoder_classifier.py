@@ -16,6 +16,8 @@ nothing but arrays and scikit-learn types.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 from scipy import sparse
 from sklearn.base import BaseEstimator, ClassifierMixin
@@ -129,7 +131,7 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
         if coef is None or not getattr(self, "lexical", 0.0):
             return []
         vectorizer = dict(self.ngrams_.transformer_list)[WORD_FEATURES]
-        start = coef.shape[1] - self.ngrams_.transform([""]).shape[1]  # the word block comes first
+        start = coef.shape[1] - _width(self.ngrams_)   # the word block comes first
         words = coef[:, start:start + len(vectorizer.vocabulary_)] * self.lexical
         return phrases_from_row(text, vectorizer.transform([text]), words,
                                 feature_names(vectorizer), k=k)
@@ -146,3 +148,9 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
 
     def predict(self, X) -> np.ndarray:
         return (self.predict_proba(X) >= self.thresholds_).astype(np.int8)
+
+
+@lru_cache(maxsize=8)
+def _width(union) -> int:
+    """How many columns a fitted feature union gives a text."""
+    return union.transform([""]).shape[1]

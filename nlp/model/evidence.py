@@ -7,6 +7,7 @@ block, mapped back to character offsets in the text.
 from __future__ import annotations
 
 import re
+import unicodedata
 from functools import lru_cache
 
 import numpy as np
@@ -19,23 +20,36 @@ __all__ = ["top_phrases", "phrases_from_row", "feature_names", "locate"]
 
 def locate(text: str, phrase: str) -> tuple[int, int] | None:
     """Where a (lower-cased, tokenised, accent-stripped) n-gram first occurs in the text, ignoring
-    case, accents ("войны" is the n-gram "воины") and the punctuation or spacing between its
-    words."""
-    found = _phrase_pattern(phrase).search(text if text.isascii() else _fold(text))
-    return (found.start(), found.end()) if found else None
+    case, accents ("войны" is the n-gram "воины", in composed or decomposed form) and the
+    punctuation or spacing between its words."""
+    if text.isascii():
+        found = _phrase_pattern(phrase).search(text)
+        return (found.start(), found.end()) if found else None
+    folded, where = _fold(text)
+    found = _phrase_pattern(phrase).search(folded)
+    if not found:
+        return None
+    end = where[found.end() - 1] + 1
+    while end < len(text) and unicodedata.combining(text[end]):   # the last letter's own marks
+        end += 1
+    return where[found.start()], end
 
 
 @lru_cache(maxsize=64)
-def _fold(text: str) -> str:
-    """The text with each character's accents stripped as the vectorizers strip them, one
-    character for one, so that offsets in it are offsets in the text."""
-    return "".join(_fold_char(c) for c in text)
+def _fold(text: str) -> tuple[str, tuple[int, ...]]:
+    """The text as the vectorizers see it (accents stripped, ligatures expanded), and for each of
+    its characters the position in ``text`` it came from."""
+    folded, where = [], []
+    for i, c in enumerate(text):
+        for plain in _fold_char(c):
+            folded.append(plain)
+            where.append(i)
+    return "".join(folded), tuple(where)
 
 
 @lru_cache(maxsize=4096)
 def _fold_char(c: str) -> str:
-    plain = strip_accents_unicode(c)
-    return plain if len(plain) == 1 else c
+    return "".join(p for p in strip_accents_unicode(c) if not unicodedata.combining(p))
 
 
 @lru_cache(maxsize=50_000)
