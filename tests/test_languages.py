@@ -33,6 +33,7 @@ EN = "The West is tired of Ukraine and the aid will end soon."
     ("Zelensky puppet", "en"),                               # a few words the identifier is unsure
     ("text number 20", "en"),                                # of go to English or German, not to
     ("Crimea referendum legit", "en"),                       # Czech, Nigerian Pidgin or Latin
+    ("The Iraq war vote still haunts Democrats.", "en"),     # a near tie with Nigerian Pidgin
     ("Kiew lügt", "de"),
     ("12345 !!! ???", "und"),
 ])

@@ -8,7 +8,9 @@ language (the one most of its first ``SAMPLE_CHARS`` characters are in).
 
 A Latin-script text of a few words that the identifier is unsure of ("Zelensky puppet",
 "Kiew lügt") is not given an improbable language (Quechua, Slovene ...) but the likelier of the
-supported Latin-script languages, English or German.
+supported Latin-script languages, English or German; a longer one is given English or German
+when the identifier's guess beats it by less than a factor of two (headlines with few function
+words are close calls between English and Nigerian Pidgin).
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ SAMPLE_CHARS = 600          # identification reads the start of a text; enough f
 ENGLISH_SHARE = 0.25        # share of English function words that settles a Latin text as English
 UNSURE = 0.5                # below this probability the identifier's top language is a guess ...
 SHORT_WORDS = 4             # ... and a text of this many words or fewer may be too short to tell
+NEAR_TIE = 0.5              # an unsure guess loses to a supported language this close to it
+LATIN_SUPPORTED = ("en", "de")
 
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
 _CYRILLIC = re.compile(r"[\u0400-\u04FF]")
@@ -58,9 +62,15 @@ def detect_language(text: str) -> str:
     if words and sum(w in _ENGLISH for w in words) / len(words) >= ENGLISH_SHARE:
         return "en"
     lang, probability = _identifier("all").classify(sample)
-    if probability >= UNSURE or len(words) > SHORT_WORDS:
+    if probability >= UNSURE:
         return lang
-    return _identifier("latin").classify(sample)[0]
+    if len(words) <= SHORT_WORDS:
+        return _identifier("latin").classify(sample)[0]
+    # unsure on a longer text: a near tie with a supported language goes to that language
+    # ("The Iraq war vote still haunts Democrats.": Nigerian Pidgin 0.28, English 0.27)
+    ranked = dict(_identifier("all").rank(sample))
+    likelier = max(LATIN_SUPPORTED, key=lambda code: ranked.get(code, 0.0))
+    return likelier if ranked.get(likelier, 0.0) >= NEAR_TIE * probability else lang
 
 
 def detect_languages(texts: list[str]) -> list[str]:
