@@ -23,9 +23,10 @@ FIXTURE_POOL = 8190
 
 def _sample(path: Path, n: int, seed: int, lang: str = "en", max_chars: int | None = None
             ) -> list[str]:
-    lines = [line for line in path.read_text(encoding="utf-8").splitlines()[:FIXTURE_POOL]
-             if line.strip() and json.loads(line).get("lang", "en") == lang
-             and (max_chars is None or len(json.loads(line)["text"]) <= max_chars)]
+    records = [(line, json.loads(line))
+               for line in path.read_text(encoding="utf-8").splitlines()[:FIXTURE_POOL] if line.strip()]
+    lines = [line for line, r in records if r.get("lang", "en") == lang
+             and (max_chars is None or len(r["text"]) <= max_chars)]
     return random.Random(seed).sample(lines, min(n, len(lines)))
 
 

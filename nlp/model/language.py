@@ -61,16 +61,17 @@ def detect_language(text: str) -> str:
     words = [w.lower() for w in _WORD.findall(sample)]
     if words and sum(w in _ENGLISH for w in words) / len(words) >= ENGLISH_SHARE:
         return "en"
-    lang, probability = _identifier("all").classify(sample)
+    ranked = _identifier("all").rank(sample)
+    lang, probability = ranked[0]
     if probability >= UNSURE:
         return lang
     if len(words) <= SHORT_WORDS:
         return _identifier("latin").classify(sample)[0]
     # unsure on a longer text: a near tie with a supported language goes to that language
     # ("The Iraq war vote still haunts Democrats.": Nigerian Pidgin 0.28, English 0.27)
-    ranked = dict(_identifier("all").rank(sample))
-    likelier = max(LATIN_SUPPORTED, key=lambda code: ranked.get(code, 0.0))
-    return likelier if ranked.get(likelier, 0.0) >= NEAR_TIE * probability else lang
+    likelier, chance = max(((code, p) for code, p in ranked if code in LATIN_SUPPORTED),
+                           key=lambda pair: pair[1])
+    return likelier if chance >= NEAR_TIE * probability else lang
 
 
 def detect_languages(texts: list[str]) -> list[str]:
