@@ -234,3 +234,45 @@ def test_model_json_may_carry_keys_of_newer_models(small_model, tmp_path):
                anything_else={"new": [1, 2, 3]})
     _set_threshold("1")(target)              # the edges of [0, 1] are allowed
     assert load_model(target).meta["languages"] == ["en", "ru", "uk"]
+
+
+def _english(corpus, split, n=None):
+    records = in_language(load_corpus(corpus)[split], "en")[:n]
+    return [r.text for r in records], label_matrix(records, load_taxonomy().ids)
+
+
+def test_features_are_built_once_and_threads_give_the_same_model(small_corpus, monkeypatch):
+    texts, Y = _english(small_corpus, "train", 250)
+    built = []
+    make_features = TacticClassifier.make_features
+
+    def counted(self):
+        union = make_features(self)
+        fit_transform = union.fit_transform
+        union.fit_transform = lambda X, *args, **kwargs: built.append(len(X)) or fit_transform(X)
+        return union
+
+    monkeypatch.setattr(TacticClassifier, "make_features", counted)
+    one = TacticClassifier(**SMALL_PARAMS, n_jobs=1).fit(texts, Y)
+    assert built == [len(texts)]          # one vocabulary for the folds and the final fit
+    two = TacticClassifier(**SMALL_PARAMS, n_jobs=2).fit(texts, Y)
+    assert np.array_equal(one.predict_proba(texts), two.predict_proba(texts))
+    assert np.array_equal(one.thresholds_, two.thresholds_)
+
+
+def test_thresholds_keep_the_dev_split_false_alarms_within_the_budget(small_corpus):
+    texts, Y = _english(small_corpus, "train")
+    dev_texts, dev_Y = _english(small_corpus, "test")
+    none = ~dev_Y.any(axis=1)
+
+    def dev_fpr(model):
+        return float((model.predict_proba(dev_texts)[none] >= model.thresholds_).any(axis=1).mean())
+
+    free = TacticClassifier(**SMALL_PARAMS, fpr_budget=None).fit(texts, Y, dev=(dev_texts, dev_Y))
+    assert free.fpr_weight_ == free.fpr_weight
+    budget = dev_fpr(free) / 2
+    assert budget > 0.02
+    capped = TacticClassifier(**SMALL_PARAMS, fpr_budget=budget).fit(texts, Y, dev=(dev_texts, dev_Y))
+    assert capped.fpr_weight_ > free.fpr_weight_
+    assert dev_fpr(capped) <= budget
+    assert (capped.thresholds_ >= free.thresholds_ - 1e-9).sum() > len(capped.thresholds_) / 2

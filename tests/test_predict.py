@@ -5,6 +5,7 @@ import json
 import os
 import stat
 
+import numpy as np
 import pytest
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 from typer.testing import CliRunner
@@ -244,3 +245,14 @@ def test_package_docstring_example_runs():
 
     result = doctest.testmod(nlp, raise_on_error=False)
     assert result.attempted >= 3 and result.failed == 0
+
+
+def test_a_long_text_that_refutes_is_scored_whole(model):
+    reporting = " ".join(f"On day {n} the delegations met again in the hotel on the lake, and the "
+                         f"talks went on late into the night." for n in range(1, 12))
+    loaded = reporting + " Kyiv walked out of the talks because London ordered it to."
+    debunk = loaded + " Fact check: that claim is false, and no evidence supports it."
+    rows, _ = model.window_scores([loaded, debunk, "Kyiv walked out of the talks."], 5)
+    assert rows.tolist() == [0]           # only the long text without refutation has windows
+    whole = model.predict_proba([debunk], long_texts=False)
+    assert np.array_equal(model.predict_proba([debunk]), whole)

@@ -31,8 +31,9 @@ def find_label_issues(records: list[Record], tactics: list[str], *, params: dict
     X = [r.text for r in records]
     Y = label_matrix(records, tactics)
     estimator = TacticClassifier(**(params or {}), random_state=seed)
-    raw = out_of_fold_scores(estimator.make_pipeline(), X, Y, cv=cv, random_state=seed,
-                             n_jobs=n_jobs)
+    features = estimator.make_features().fit_transform(X)   # once, shared by the folds
+    raw = out_of_fold_scores(estimator.set_params(n_jobs=n_jobs).make_linear(), features, Y,
+                             cv=cv, random_state=seed, n_jobs=n_jobs)
     P = ScoreCalibrator(estimator.calibration).fit(raw, Y).transform(raw)
     positive_mean = np.array([P[Y[:, k] == 1, k].mean() if Y[:, k].any() else np.inf
                               for k in range(len(tactics))])

@@ -7,6 +7,7 @@ what differs is distance: "claims", "so-called", "falsely", "no evidence", quota
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 import numpy as np
 from scipy import sparse
@@ -15,7 +16,8 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import FeatureUnion
 
 __all__ = ["StanceCues", "CUE_HINTS", "DistancedWords", "distanced_text", "distance_cue",
-           "build_features", "WORD_FEATURES", "STANCE_CUES", "clean_feed_text", "plain_vocabularies"]
+           "build_features", "WORD_FEATURES", "STANCE_CUES", "clean_feed_text", "plain_vocabularies",
+           "REFUTATION_WORDS", "refutation_cue"]
 
 _URL = re.compile(r"https?://\S+|www\.\S+")
 _REPOST = re.compile(r"^\s*(?:RT\s+)?@\w+:\s*")
@@ -76,10 +78,19 @@ CUE_HINTS: dict[str, tuple[str, ...]] = {
 _FOLD = str.maketrans({"\u0130": "i", "\u0131": "i", "\u017f": "s", "\u212a": "k"})
 
 
-def _cue_counts(text: str, patterns: list[tuple[re.Pattern, tuple[str, ...] | None]]) -> list[int]:
+def _cue_counts(text: str, patterns: list[tuple[re.Pattern, re.Pattern | None]]) -> list[int]:
     folded = text.translate(_FOLD).lower()
-    return [len(pattern.findall(text)) if hints is None or any(h in folded for h in hints) else 0
+    return [len(pattern.findall(text)) if hints is None or hints.search(folded) else 0
             for pattern, hints in patterns]
+
+
+@lru_cache(maxsize=4)
+def _cue_patterns(cues: tuple[str, ...]) -> list[tuple[re.Pattern, re.Pattern | None]]:
+    """Each cue's pattern, and one pattern of its literal hints (a text matching none is not
+    searched)."""
+    return [(re.compile(STANCE_CUES[c], re.IGNORECASE),
+             re.compile("|".join(map(re.escape, CUE_HINTS[c]))) if c in CUE_HINTS else None)
+            for c in cues]
 
 
 class StanceCues(BaseEstimator, TransformerMixin):
@@ -93,7 +104,7 @@ class StanceCues(BaseEstimator, TransformerMixin):
         return self
 
     def transform(self, X) -> sparse.csr_matrix:
-        patterns = [(re.compile(STANCE_CUES[c], re.IGNORECASE), CUE_HINTS.get(c)) for c in self.cues]
+        patterns = _cue_patterns(tuple(self.cues))
         counts = np.array([_cue_counts(text, patterns) for text in X], dtype=np.float64)
         return sparse.csr_matrix(np.log1p(counts))
 
@@ -124,6 +135,32 @@ DISTANCE_WORDS: dict[str, str] = {
           r"|verschwörung\w*|zurückgewiesen|bestritt\w*|bestreit\w*|dementi\w*|erfunden\w*"
           r"|verzerr\w*|manipul\w*",
 }
+
+
+# Words of refutation and analysis: a long text that holds one is about a claim rather than
+# for it, and its loaded sentences are not allowed to lift its score (see ``predict``).
+REFUTATION_WORDS: dict[str, str] = {
+    "en": r"false(?:ly)?|debunk\w*|no evidence|misleading|baseless|unfounded|myth|fact[- ]?check\w*"
+          r"|disinformation|misinformation|propaganda|not true|untrue|distort\w*|fabricat\w*"
+          r"|conspiracy theor\w*|lie[sd]?|lying|narrative|talking points?|messaging|framing"
+          r"|frames?|rhetoric|kremlin line|state media|pro-kremlin|information operation"
+          r"|influence campaign|tactic",
+    "ru": r"фейк\w*|дезинформац\w*|пропаганд\w*|нарратив\w*|миф\w*|опроверг\w*|опровержени\w*"
+          r"|ложн\w*|ложь|лжи|неправд\w*|не соответству\w*|без доказательств|манипуляц\w*"
+          r"|конспиролог\w*|фактчек\w*|провер\w* фактов|сфабрикован\w*|искаж\w*",
+    "uk": r"фейк\w*|дезінформац\w*|пропаганд\w*|наратив\w*|міф\w*|спростов\w*|неправд\w*"
+          r"|брехн\w*|брехлив\w*|не відповіда\w*|без доказів|маніпуляц\w*|конспіролог\w*"
+          r"|фактчек\w*|перевір\w* фактів|сфабрикован\w*|перекруч\w*",
+    "de": r"fake\w*|falschbehauptung\w*|falschmeldung\w*|desinformation\w*|propaganda\w*"
+          r"|narrativ\w*|mythos|mythen|widerleg\w*|lüge\w*|irreführend\w*|ohne beleg\w*"
+          r"|keine belege|faktencheck\w*|verschwörung\w*|erfunden\w*|verzerr\w*|manipul\w*",
+}
+
+
+def refutation_cue(languages: tuple[str, ...] = ("en",)) -> re.Pattern:
+    """The refutation and analysis words of ``languages`` (those it has) as one pattern."""
+    words = [REFUTATION_WORDS[lang] for lang in languages if lang in REFUTATION_WORDS]
+    return re.compile(r"\b(?:" + "|".join(words or [r"(?!)"]) + r")\b", re.IGNORECASE)
 
 
 def distance_cue(languages: tuple[str, ...] = ("en",)) -> re.Pattern:

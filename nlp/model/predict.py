@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -22,7 +23,7 @@ from .fastscore import LinearScorer
 from .language import SUPPORTED, detect_languages, language_name
 from ..io.home import find_home
 from ..io.readers import Row
-from .features import clean_feed_text
+from .features import clean_feed_text, refutation_cue
 from .segment import sentence_spans, windows
 from ..taxonomy import Taxonomy, load_taxonomy
 
@@ -88,6 +89,7 @@ class TacticModel:
         self.languages: tuple[str, ...] = tuple(meta.get("languages", ["en"]))
         self.long_text: dict = {**LONG_TEXT_DEFAULTS, **meta.get("long_text", {})}
         self.notes: list[str] = []        # what loading noticed (tactic ids the codebook lacks)
+        self._refutation: re.Pattern | None = None
         recalibration = meta.get("recalibration")
         self.recalibration = None if not recalibration else tuple(
             np.array([recalibration[key].get(t, default) for t in self.tactics])
@@ -107,9 +109,10 @@ class TacticModel:
         A text over LONG_TEXT_WORDS words is also scored in windows of ``long_text["window"]``
         sentences: a tactic's score rises to a weighted geometric mean of its best window and the
         whole text (weight ``long_text["pull"]`` on the window) when that is higher. A few loaded
-        sentences in a long article then count, while a claim restated inside a debunk gets only
-        as far as the article around it supports it (window and pull are chosen on the long
-        texts of the shift_dev split when training; ``long_texts=False`` turns it off).
+        sentences in a long article then count, while a claim restated inside a debunk does not:
+        a long text with words of refutation or analysis ("debunked", "no evidence", "narrative")
+        is scored whole (window and pull are chosen on the long texts of the shift_dev split when
+        training; ``long_texts=False`` turns windows off).
         """
         texts = [_clip(check_text(t))[0] for t in texts]
         if not texts:
@@ -154,7 +157,7 @@ class TacticModel:
     def _window_scores(self, texts: list[str], window: int) -> tuple[np.ndarray, np.ndarray]:
         owners, pieces = [], []
         for i, text in enumerate(texts):
-            if len(text.split()) > LONG_TEXT_WORDS:
+            if len(text.split()) > LONG_TEXT_WORDS and not self._refutes(text):
                 for start, end in windows(sentence_spans(text), window):
                     owners.append(i)
                     pieces.append(text[start:end])
@@ -164,6 +167,13 @@ class TacticModel:
         best = np.zeros((len(rows), len(self.tactics)))
         np.maximum.at(best, where, self._plain_proba(pieces))
         return rows, best
+
+    def _refutes(self, text: str) -> bool:
+        """Whether a long text uses words of refutation or analysis: a debunk restates the claim
+        at length, and its loaded sentences must not lift it."""
+        if self._refutation is None:
+            self._refutation = refutation_cue(self.languages)
+        return self._refutation.search(text) is not None
 
     def predict(self, texts: Iterable[str], *, evidence: bool = True) -> list[Prediction]:
         """Classify texts, each by the model that reads its language; raises InputError naming

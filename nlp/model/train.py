@@ -176,7 +176,7 @@ def _meta(name: str, data_hash: str, seed: int, architecture: str, taxonomy: Tax
           records: list, seconds: float, data_dir, languages: list[str]) -> dict:
     tactics = taxonomy.ids
     Y = label_matrix(records, tactics)
-    return {
+    meta = {
         "name": name,
         "model_version": f"{name}-{data_hash[:8]}-s{seed}",
         "architecture": architecture,
@@ -200,6 +200,9 @@ def _meta(name: str, data_hash: str, seed: int, architecture: str, taxonomy: Tax
             "train_out_of_fold_none_fpr": round(float(getattr(estimator, "oof_none_fpr_", np.nan)), 4),
         },
     }
+    if hasattr(estimator, "fpr_weight_"):    # the none-FPR weight the thresholds were tuned with
+        meta["metrics"]["thresholds_fpr_weight"] = round(float(estimator.fpr_weight_), 4)
+    return meta
 
 
 def _test_figures(model: TacticModel, records: list, *, by_language: bool = False):
