@@ -85,7 +85,8 @@ A multi-label text classifier that tags {', '.join(language_name(x) for x in met
 disinformation narrative tactics they *advance*, out of {len(meta['tactics'])} tactics in
 {len(set(meta['families'].values()))} families. Scores are calibrated probabilities (out-of-fold
 {meta['params'].get('calibration', 'sigmoid')} calibration); each tactic has its own decision
-threshold, tuned out-of-fold on the training split and listed below. Parameters:
+threshold, tuned on out-of-fold scores of the training split (and the shift_dev split, when the
+corpus has one) and listed below. Parameters:
 `{meta['params']}`. Libraries: {versions}.
 
 ## Label boundaries
