@@ -74,7 +74,9 @@ def best_rate(run, texts: list[str], repeats: int) -> float:
 
 
 def service_figures(model: str | None, clients: int, seconds: float) -> list[dict]:
-    """The load test (benchmarks/load_test.py) with one client, then with ``clients``."""
+    """The load test (benchmarks/load_test.py) with one client, then with ``clients``, then the
+    same clients asking ``/healthz`` (no work), which shows what client and server on this
+    machine allow at all."""
     import load_test
 
     port = load_test.free_port()
@@ -84,7 +86,9 @@ def service_figures(model: str | None, clients: int, seconds: float) -> list[dic
         try:
             load_test.wait_until_up(server, url, Path(tmp) / "server.log")
             texts = load_test.snippets()
-            return [asyncio.run(load_test.run_load(url, n, seconds, texts)) for n in (1, clients)]
+            figures = [asyncio.run(load_test.run_load(url, n, seconds, texts)) for n in (1, clients)]
+            ceiling = asyncio.run(load_test.run_load(url, clients, seconds, None))
+            return figures + [{**ceiling, "clients": f"{clients} (GET /healthz, no work: the machine's ceiling)"}]
         finally:
             server.terminate()
             server.wait(timeout=30)

@@ -70,17 +70,22 @@ def wait_until_up(server: subprocess.Popen, url: str, log: Path, timeout: float 
     sys.exit(f"the server did not answer /healthz within {timeout:.0f} s")
 
 
-async def client(http: httpx.AsyncClient, texts: list[str], offset: int, stop_at: float,
+async def client(http: httpx.AsyncClient, texts: list[str] | None, offset: int, stop_at: float,
                  latencies: list[float], errors: list[str]) -> None:
-    """Send requests one after another until ``stop_at``, cycling through the texts."""
+    """Send requests one after another until ``stop_at``, cycling through the texts (``None``:
+    ``GET /healthz``, which does no work, to measure what the machine allows)."""
     n = offset
     while time.monotonic() < stop_at:
-        text = texts[n % len(texts)]
-        n += 1
         started = time.perf_counter()
         try:
-            response = await http.post("/v1/predict", json={"text": text})
-            ok = response.status_code == 200 and "labels" in response.json()["results"][0]
+            if texts is None:
+                response = await http.get("/healthz")
+                ok = response.status_code == 200
+            else:
+                text = texts[n % len(texts)]
+                n += 1
+                response = await http.post("/v1/predict", json={"text": text})
+                ok = response.status_code == 200 and "labels" in response.json()["results"][0]
             if not ok:
                 errors.append(f"HTTP {response.status_code}: {response.text[:200]}")
         except httpx.HTTPError as exc:
@@ -88,7 +93,7 @@ async def client(http: httpx.AsyncClient, texts: list[str], offset: int, stop_at
         latencies.append(time.perf_counter() - started)
 
 
-async def run_load(url: str, clients: int, seconds: float, texts: list[str]) -> dict:
+async def run_load(url: str, clients: int, seconds: float, texts: list[str] | None) -> dict:
     latencies: list[float] = []
     errors: list[str] = []
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
