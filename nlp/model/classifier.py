@@ -30,6 +30,10 @@ __all__ = ["TacticClassifier", "out_of_fold_scores"]
 # Multiples of ``fpr_weight`` tried, in order, until the dev split's none-FPR is within budget.
 FPR_WEIGHT_STEPS = (1.0, 1.1, 1.2, 1.3, 1.4, 1.5, 1.75, 2.0, 2.5, 3.0, 4.0)
 
+# Below this many non-zero features, the regressions run in this process: starting workers and
+# mapping the rows would cost more than they save.
+PARALLEL_MIN_NNZ = 2_000_000
+
 log = logging.getLogger(__name__)
 
 
@@ -105,9 +109,11 @@ class TacticClassifier(ClassifierMixin, BaseEstimator):
         log.info(f"features of {len(X)} texts, built once for the {self.cv} folds and the final fit")
         features = self.make_features()
         F = features.fit_transform(X)
-        oof, linear = out_of_fold_scores(self.make_linear(), F, targets, cv=self.cv,
-                                         random_state=self.random_state, n_jobs=self.n_jobs,
-                                         final=True)
+        # worker processes pay for themselves only on a large matrix (the fits are the same)
+        n_jobs = self.n_jobs if F.nnz >= PARALLEL_MIN_NNZ else None
+        oof, linear = out_of_fold_scores(self.make_linear().set_params(n_jobs=n_jobs), F, targets,
+                                         cv=self.cv, random_state=self.random_state,
+                                         n_jobs=n_jobs, final=True)
         self.pipeline_ = Pipeline([("features", features), ("clf", linear)])
         self.calibrator_ = ScoreCalibrator(self.calibration, gate=self.gate).fit(oof, Y)
         oof_probabilities = self.calibrator_.transform(oof)
