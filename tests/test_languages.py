@@ -189,3 +189,15 @@ def test_cli_predict_json_reads_russian(multilingual_model, monkeypatch):
     assert result.exit_code == 0, result.output
     record = json.loads(result.output)
     assert record["lang"] == "ru" and set(record["scores"]) == set(load_model(multilingual_model).tactics)
+
+
+@pytest.mark.parametrize("text, lang", [
+    ("Was in der Ukraine passiert, will niemand im Westen hören.", "de"),   # "was in ... will"
+    ("Wie die Ukraine den Krieg verliert, und warum es niemand sagt", "de"),
+    ("Le gouvernement a annoncé mardi de nouvelles sanctions contre la Russie.", "fr"),
+    ("De vredesbesprekingen in Istanbul zijn mislukt, aldus het Kremlin.", "nl"),
+    ("Kremlin: goodwill gestures show who really wants peace", "en"),
+    ("Desertion wave: 100,000 AFU soldiers have abandoned units since January", "en"),
+])
+def test_the_english_shortcut_takes_english_headlines_and_leaves_german_alone(text, lang):
+    assert detect_language(text) == lang

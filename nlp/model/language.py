@@ -1,8 +1,10 @@
 """Which language a text is in, so each text goes to a model that can read it.
 
 py3langid (a naive Bayes identifier over byte n-grams that ships its own model, 97 languages)
-decides. Two shortcuts keep the English path fast without changing what it would say: a text
-whose words are mostly English function words is English, and a Cyrillic text with letters that
+decides. Two shortcuts keep the English path fast without changing what it would say: a text of
+which at least a quarter of the words are common English ones (function words, and words the
+other Latin-script languages of the news do not use) and none a German marker ("und", "der",
+"nicht" ...) is English, and a Cyrillic text with letters that
 only Ukrainian or only Russian uses is that language. A mixed-language text goes by its dominant
 language (the one most of its first ``SAMPLE_CHARS`` characters are in).
 
@@ -37,7 +39,22 @@ _ONLY_RUSSIAN = re.compile(r"[ыэъёЫЭЪЁ]")
 _ENGLISH = frozenset(
     "the of and to in is are was were that this it its for on with as by at from be been has have "
     "had not but or an will would can could should their they them he she his her we our you your "
-    "who what which there than more about after over into says said".split())
+    "who what which there than more about after over into says said "
+    # more common English words, none of them a word of German, Dutch or the Romance languages
+    # (so not "also", "so", "war", "die", "even", "me", "no", "a", "new")
+    "while how without being another when why every these those through against between because "
+    "only just other some any very much many such then now where must might him does did done get "
+    "got make made like two three first last year years people before under again off up out back "
+    "still never ever yet shows week today tonight across around onto upon whose whom less least "
+    "own same each both either neither nor ago already always often since until though although "
+    "whether cannot wants want say told tell know think see going went come came take took give "
+    "gave too well during within among government peace talks military army country countries "
+    "weapons aid attack strikes killed claims world power officials troops western west".split())
+# Words of German that English does not use: a text holding one is not settled as English by the
+# shortcut ("Was in der Ukraine passiert, will niemand ..." is half English function words).
+_GERMAN = frozenset(
+    "der und nicht ist sich auf ein eine einen dem auch noch wird sind werden für über dass oder "
+    "aber zum vom beim nach wie bei".split())
 
 
 def language_name(code: str) -> str:
@@ -59,7 +76,8 @@ def detect_language(text: str) -> str:
             return "uk" if uk else "ru"
         return _identifier("cyrillic").classify(sample)[0]
     words = [w.lower() for w in _WORD.findall(sample)]
-    if words and sum(w in _ENGLISH for w in words) / len(words) >= ENGLISH_SHARE:
+    if (words and sum(w in _ENGLISH for w in words) / len(words) >= ENGLISH_SHARE
+            and _GERMAN.isdisjoint(words)):
         return "en"
     ranked = _identifier("all").rank(sample)
     lang, probability = ranked[0]
