@@ -222,3 +222,11 @@ def test_long_commands_print_stage_lines_unless_quiet(small_model, small_corpus,
     quiet = CliRunner().invoke(app, [*args[:-1], "1", "--out", str(tmp_path / "quiet"), "--quiet"])
     assert quiet.exit_code == 0 and quiet.stderr == ""
     assert quiet.stdout.startswith("wrote ")
+
+
+def test_candidates_train_the_english_model_only(multilingual_corpus, tmp_path):
+    small = {"cv": 3, "max_char_features": 5000, "max_word_features": 5000}
+    compare_candidates(["default"], data_dir=multilingual_corpus, models_dir=tmp_path / "models",
+                       out_dir=tmp_path, overrides=small)
+    candidate = tmp_path / "models" / "default"
+    assert (candidate / "model.skops").exists() and not (candidate / "multilingual").exists()

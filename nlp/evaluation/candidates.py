@@ -87,8 +87,10 @@ def compare_candidates(names: list[str] | None = None, *, data_dir: str | Path =
         path = Path(models_dir) / name
         log.info(f"candidate {n} of {len(names or CANDIDATES)}: {name}")
         if not _is_current(path, architecture, params, seed, corpus_hash(data_dir)):
+            # the candidates differ in the English model only: the multilingual one would be the
+            # same minutes of encoding for each
             train(path, data_dir=data_dir, name=name, seed=seed, params=params, n_jobs=n_jobs,
-                  architecture=architecture)
+                  architecture=architecture, multilingual=False)
         model = load_model(path)
         metrics = model.meta["metrics"]
         P = model.predict_proba([r.text for r in test])
