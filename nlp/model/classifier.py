@@ -96,10 +96,6 @@ class TacticClassifier(ClassifierMixin, BaseEstimator):
                                     max_iter=2000)
         return OneVsRestClassifier(linear, n_jobs=self.n_jobs)
 
-    def make_pipeline(self) -> Pipeline:
-        """The unfitted features + one-vs-rest pipeline that produces raw scores."""
-        return Pipeline([("features", self.make_features()), ("clf", self.make_linear())])
-
     def fit(self, X, Y, *, dev: tuple[list[str], np.ndarray] | None = None):
         """Fit on texts ``X`` and labels ``Y``. With ``dev`` (texts, labels of a held-out set of
         other registers, never trained on), thresholds are tuned on the out-of-fold train scores
