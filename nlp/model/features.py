@@ -34,15 +34,20 @@ def clean_feed_text(text: str) -> str:
 
 WORD_FEATURES = "words"
 
+# Words that refute a claim or analyse it as messaging: stance cues here, and in ``predict`` the
+# sign of a long text that is about a claim rather than for it.
+_REFUTING = (r"false(?:ly)?|debunk\w*|no evidence|misleading|baseless|unfounded|myth"
+             r"|fact[- ]?check\w*|disinformation|misinformation|propaganda|not true|untrue"
+             r"|distort\w*|fabricat\w*|conspiracy theor\w*|lie[sd]?|lying")
+_ANALYSING = (r"narrative|talking points?|messaging|framing|frames?|rhetoric|kremlin line"
+              r"|state media|pro-kremlin|information operation|influence campaign|tactic")
+
 # Each cue is a regular expression; its feature is log(1 + matches). Order fixes the columns.
 STANCE_CUES: dict[str, str] = {
     "attribution": r"\b(?:says?|said|claim(?:s|ed)?|alleg(?:es|ed|edly)|according to|assert(?:s|ed)"
                    r"|insist(?:s|ed)|told|argu(?:es|ed)|contend(?:s|ed))\b",
-    "refutation": r"\b(?:false(?:ly)?|debunk\w*|no evidence|misleading|baseless|unfounded|myth"
-                  r"|fact[- ]?check\w*|disinformation|misinformation|propaganda|not true|untrue"
-                  r"|distort\w*|fabricat\w*|conspiracy theor\w*|lie[sd]?|lying)\b",
-    "analysis": r"\b(?:narrative|talking points?|messaging|framing|frames?|rhetoric|kremlin line"
-                r"|state media|pro-kremlin|information operation|influence campaign|tactic)\b",
+    "refutation": rf"\b(?:{_REFUTING})\b",
+    "analysis": rf"\b(?:{_ANALYSING})\b",
     "distance": r"\b(?:so-called|purported(?:ly)?|supposed(?:ly)?|reportedly|would have us believe)\b",
     "counterpoint": r"\b(?:however|but|in fact|actually|contrary|whereas|rejected|denied|dismissed"
                     r"|responded|countered)\b",
@@ -140,11 +145,7 @@ DISTANCE_WORDS: dict[str, str] = {
 # Words of refutation and analysis: a long text that holds one is about a claim rather than
 # for it, and its loaded sentences are not allowed to lift its score (see ``predict``).
 REFUTATION_WORDS: dict[str, str] = {
-    "en": r"false(?:ly)?|debunk\w*|no evidence|misleading|baseless|unfounded|myth|fact[- ]?check\w*"
-          r"|disinformation|misinformation|propaganda|not true|untrue|distort\w*|fabricat\w*"
-          r"|conspiracy theor\w*|lie[sd]?|lying|narrative|talking points?|messaging|framing"
-          r"|frames?|rhetoric|kremlin line|state media|pro-kremlin|information operation"
-          r"|influence campaign|tactic",
+    "en": f"{_REFUTING}|{_ANALYSING}",   # the stance cues' refutation and analysis words
     "ru": r"фейк\w*|дезинформац\w*|пропаганд\w*|нарратив\w*|миф\w*|опроверг\w*|опровержени\w*"
           r"|ложн\w*|ложь|лжи|неправд\w*|не соответству\w*|без доказательств|манипуляц\w*"
           r"|конспиролог\w*|фактчек\w*|провер\w* фактов|сфабрикован\w*|искаж\w*",
