@@ -41,15 +41,15 @@ _ENGLISH = frozenset(
     "had not but or an will would can could should their they them he she his her we our you your "
     "who what which there than more about after over into says said "
     # more common English words, none of them a word of German, Dutch or the Romance languages
-    # (so not "also", "so", "war", "die", "even", "me", "no", "a", "new")
+    # (so not "also", "so", "war", "die", "still", "see", "west", "even", "want", "me", "no", "a")
     "while how without being another when why every these those through against between because "
     "only just other some any very much many such then now where must might him does did done get "
     "got make made like two three first last year years people before under again off up out back "
-    "still never ever yet shows week today tonight across around onto upon whose whom less least "
+    "never ever yet shows week today tonight across around onto upon whose whom less least "
     "own same each both either neither nor ago already always often since until though although "
-    "whether cannot wants want say told tell know think see going went come came take took give "
+    "whether cannot wants say told tell know think going went come came take took give "
     "gave too well during within among government peace talks military army country countries "
-    "weapons aid attack strikes killed claims world power officials troops western west".split())
+    "weapons aid attack strikes killed claims world power officials troops western".split())
 # Words of German that English does not use: a text holding one is not settled as English by the
 # shortcut ("Was in der Ukraine passiert, will niemand ..." is half English function words).
 _GERMAN = frozenset(
