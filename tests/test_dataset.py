@@ -165,3 +165,21 @@ def test_relabel_applies_corrections_and_refuses_bad_files(tmp_path):
     fixed = load_corpus(data)["train"][0]
     assert fixed.labels == () and fixed.kind == "hard_negative"
     assert fixed.hard_for == ("blame_talks_failure",) and fixed.note == "reported speech"
+
+
+def test_relabel_rewrites_only_the_changed_lines(tmp_path):
+    # explicit defaults ("lang": "en", "hard_for": []) and key order are the writer's, not ours
+    kept = {"text": "Rain in Lviv.", "id": "a2", "labels": [], "lang": "en", "hard_for": [],
+            "register": "news"}
+    data = _corpus(tmp_path, [GOOD, kept], [{"id": "t1", "text": "A neutral sentence.", "labels": []}])
+    train, test = data / "train.jsonl", data / "test.jsonl"
+    before_train, before_test = train.read_bytes().splitlines(), test.read_bytes()
+    good = write_jsonl(tmp_path / "good.jsonl", [{"id": "a1", "labels": ["us_decline"]}])
+    result = runner.invoke(app, ["relabel", str(good), "--data", str(data)])
+    assert result.exit_code == 0 and "1 records relabelled" in result.stdout
+    after = train.read_bytes().splitlines()
+    assert after[1] == before_train[1] and test.read_bytes() == before_test
+    first = json.loads(after[0])
+    assert first["labels"] == ["us_decline"] and list(first)[:3] == list(GOOD)[:3]
+    assert {k: v for k, v in first.items() if k != "labels"} == {
+        k: v for k, v in json.loads(before_train[0]).items() if k != "labels"} | {"kind": "positive"}

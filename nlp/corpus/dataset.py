@@ -187,7 +187,8 @@ def relabel(data_dir: str | Path, corrections: dict[str, list[str]],
     """Apply reviewed label corrections (id -> labels) to the corpus files in place, atomically.
 
     A record that loses all its labels becomes a hard negative for the tactics it had; one that
-    gains labels becomes a positive. Returns the ids whose labels changed. Unknown ids raise.
+    gains labels becomes a positive. Only the changed records' lines are rewritten: every other
+    line stays byte for byte as it was. Returns the ids whose labels changed. Unknown ids raise.
     """
     taxonomy = taxonomy or load_taxonomy()
     for labels in corrections.values():
@@ -199,14 +200,12 @@ def relabel(data_dir: str | Path, corrections: dict[str, list[str]],
         raise DataError(f"ids not in the corpus: {', '.join(unknown[:10])}")
     changed = []
     for split, records in corpus.items():
-        updated = []
-        for record in records:
-            new = corrections.get(record.id)
-            if new is not None and sorted(new) != sorted(record.labels):
-                changed.append(record.id)
-                record = _relabelled(record, new, (notes or {}).get(record.id))
-            updated.append(record)
-        _write_split(split_path(data_dir, split), updated)
+        fixed = {r.id: _relabelled(r, corrections[r.id], (notes or {}).get(r.id))
+                 for r in records
+                 if r.id in corrections and sorted(corrections[r.id]) != sorted(r.labels)}
+        if fixed:
+            _rewrite_lines(split_path(data_dir, split), fixed)
+            changed.extend(fixed)
     return changed
 
 
@@ -220,12 +219,23 @@ def _relabelled(record: Record, labels: list[str], note: str | None) -> Record:
                    note=note or record.note)
 
 
-def _write_split(path: Path, records: list[Record]) -> None:
-    from ..io.writers import atomic_text_output, json_line
+def _rewrite_lines(path: Path, fixed: dict[str, Record]) -> None:
+    """Rewrite the lines of the ``fixed`` records (their other fields and key order kept)."""
+    from ..io.writers import atomic_text_output
 
+    lines = path.read_bytes().decode("utf-8").splitlines(keepends=True)
     with atomic_text_output(path) as out:
-        for record in records:
-            out.write(json_line(record.to_json()))
+        for line in lines:
+            obj = json.loads(line) if line.strip() else None
+            record = fixed.get(str(obj.get("id"))) if isinstance(obj, dict) else None
+            if record is not None:
+                obj.update(labels=list(record.labels), kind=record.kind)
+                if record.hard_for or "hard_for" in obj:
+                    obj["hard_for"] = list(record.hard_for)
+                if record.note:
+                    obj["note"] = record.note
+                line = json.dumps(obj, ensure_ascii=False) + line[len(line.rstrip("\r\n")):]
+            out.write(line)
 
 
 def _with_text(raw: bytes) -> bytes:

@@ -32,6 +32,7 @@ __all__ = ["Prediction", "TacticModel", "load_model", "predict", "default_model_
 
 MAX_CHARS = 20_000
 UNCERTAIN_MARGIN = 0.1
+_NONE = np.zeros(0, dtype=np.intp)   # no tactic fired
 LONG_TEXT_WORDS = 120      # texts longer than this are also scored window by window
 # How a long text's best sentence window lifts its score (model.json "long_text" overrides):
 # score = max(whole, best_window ** pull x whole ** (1 - pull)).
@@ -223,19 +224,21 @@ class TacticModel:
         clipped = [_clip(t) for t in texts]
         plain_texts = [t for t, _ in clipped]
         probabilities, plain, features = self._scores(plain_texts)
-        hits = [np.flatnonzero(proba >= self.thresholds) for proba in probabilities]
+        fired = probabilities >= self.thresholds
+        hits = [np.flatnonzero(row) if row.any() else _NONE for row in fired]
         found = (self._evidence(plain_texts, hits, plain, features) if evidence
                  else [{} for _ in texts])
-        results = []
         near = np.abs(probabilities - self.thresholds) < UNCERTAIN_MARGIN
-        for (_, note), proba, fired, close, proof in zip(clipped, probabilities.tolist(), hits,
-                                                         near, found):
-            results.append(Prediction(
-                labels=[self.tactics[k] for k in fired],
-                scores={t: round(p, 4) for t, p in zip(self.tactics, proba)},
-                evidence=proof, uncertain=[self.tactics[k] for k in np.flatnonzero(close)],
-                model=self.version, note=note))
-        return results
+        tactics = self.tactics
+        # whole-matrix comparisons, then plain lists: per-row NumPy calls cost more than the
+        # arithmetic on a batch of short texts
+        return [Prediction(labels=[t for t, f in zip(tactics, fire) if f],
+                           scores=dict(zip(tactics, proba)),
+                           evidence=proof, uncertain=[t for t, c in zip(tactics, close) if c],
+                           model=self.version, note=note)
+                for (_, note), proba, fire, close, proof in zip(
+                    clipped, np.round(probabilities, 4).tolist(), fired.tolist(),
+                    near.tolist(), found)]
 
     def _evidence(self, texts: list[str], hits: list[np.ndarray], plain: np.ndarray,
                   features) -> list[dict[str, dict]]:
