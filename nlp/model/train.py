@@ -28,9 +28,6 @@ __all__ = ["train", "make_estimator", "DEFAULT_PARAMS", "ARCHITECTURES"]
 log = logging.getLogger(__name__)
 
 DEFAULT_PARAMS: dict = {}
-# How much long-text windows may add to the dev split's none-FPR, on top of what the thresholds
-# were held to (0.02 of the English shift_dev split is 5 of its 263 hard negatives).
-WINDOW_FPR_HEADROOM = 0.02
 ARCHITECTURES = {
     "tfidf": "tfidf-word-char+stance-cues / one-vs-rest logistic regression + any-tactic gate",
     "spacy": "spaCy textcat_multilabel (trained from config.cfg, no pretrained vectors)",
@@ -111,42 +108,29 @@ def train(output: str | Path, *, data_dir: str | Path = DEFAULT_DATA_DIR, name: 
 
 
 def choose_long_text(estimator, meta: dict, dev: list, *, fpr_weight: float = 0.5,
-                     headroom: float = WINDOW_FPR_HEADROOM, minimum: int = 20) -> dict:
+                     minimum: int = 20) -> dict:
     """The sentence window and pull that score the long texts of the dev split best (macro F1
-    over the tactics present minus ``fpr_weight`` x none-FPR), among those that add at most
-    ``headroom`` to the whole dev split's none-FPR (the thresholds were held to a budget on
-    whole-text scores; the windows must not spend it twice), else the one that adds least; the
-    defaults when the split has fewer than ``minimum`` long texts."""
-    long = np.array([len(r.text.split()) > LONG_TEXT_WORDS for r in dev], dtype=bool)
-    if long.sum() < minimum:
-        return {**LONG_TEXT_DEFAULTS, "chosen_on": f"defaults ({long.sum()} long dev texts)"}
-    Y = label_matrix(dev, meta["tactics"])
-    none, present = ~Y.any(axis=1), Y[long].any(axis=0)
+    over the tactics present minus ``fpr_weight`` x none-FPR); the defaults when it has fewer
+    than ``minimum`` long texts."""
+    long = [r for r in dev if len(r.text.split()) > LONG_TEXT_WORDS]
+    if len(long) < minimum:
+        return {**LONG_TEXT_DEFAULTS, "chosen_on": f"defaults ({len(long)} long dev texts)"}
+    Y = label_matrix(long, meta["tactics"])
+    present = Y.any(axis=0)
+    best_value, best = -np.inf, dict(LONG_TEXT_DEFAULTS)
     model = TacticModel(estimator, meta)
-    texts = [r.text for r in dev]
+    texts = [r.text for r in long]
     whole = model.predict_proba(texts, long_texts=False)   # scored once; windows once per size
-    base = _false_alarms(whole >= model.thresholds, none)
-    best_key, best = None, dict(LONG_TEXT_DEFAULTS)
     for window in (2, 3, 5):
         rows, window_best = model.window_scores(texts, window)
         for pull in (0.5, 0.7, 0.85, 1.0):
             predicted = lift(whole.copy(), rows, window_best, pull) >= model.thresholds
-            added = _false_alarms(predicted, none) - base
-            figures = multilabel_metrics(Y[long][:, present],
-                                         predicted[long][:, present].astype(np.int8),
+            figures = multilabel_metrics(Y[:, present], predicted[:, present].astype(np.int8),
                                          [t for t, keep in zip(meta["tactics"], present) if keep])
             value = figures["macro_f1"] - fpr_weight * figures["none_fpr"]
-            key = (added <= headroom + 1e-9, value if added <= headroom + 1e-9 else -added)
-            if best_key is None or key > best_key:
-                best_key, best = key, {"window": window, "pull": pull,
-                                       "dev_none_fpr_added": round(float(added), 4)}
-    return {**best, "chosen_on": f"{long.sum()} long texts of the shift_dev split (windows may add "
-                                 f"at most {headroom} to its none-FPR)"}
-
-
-def _false_alarms(predicted: np.ndarray, none: np.ndarray) -> float:
-    """Share of the texts with no tactic (``none``) given at least one."""
-    return float(predicted[none].any(axis=1).mean()) if none.any() else 0.0
+            if value > best_value + 1e-9:
+                best_value, best = value, {"window": window, "pull": pull}
+    return {**best, "chosen_on": f"{len(long)} long texts of the shift_dev split"}
 
 
 def _train_multilingual(corpus: dict, name: str, data_hash: str, seed: int, taxonomy: Taxonomy,
