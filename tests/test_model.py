@@ -258,6 +258,7 @@ def test_features_are_built_once_and_workers_give_the_same_model(small_corpus, m
     one = TacticClassifier(**SMALL_PARAMS, n_jobs=1).fit(texts, Y)
     assert built == [len(texts)]          # one vocabulary for the folds and the final fit
     two = TacticClassifier(**SMALL_PARAMS, n_jobs=2).fit(texts, Y)
+    assert two.pipeline_.named_steps["features"].n_jobs is None   # scoring stays in-process
     assert np.array_equal(one.predict_proba(texts), two.predict_proba(texts))
     assert np.array_equal(one.thresholds_, two.thresholds_)
 

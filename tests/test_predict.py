@@ -256,3 +256,18 @@ def test_a_long_text_that_refutes_is_scored_whole(model):
     assert rows.tolist() == [0]           # only the long text without refutation has windows
     whole = model.predict_proba([debunk], long_texts=False)
     assert np.array_equal(model.predict_proba([debunk]), whole)
+
+
+@pytest.mark.parametrize("opening, examined", [
+    ('"Kyiv walked out of the talks because London ordered it to." ', True),
+    ("Claim: Kyiv walked out of the talks because London ordered it to. ", True),
+    ("«Киев сорвал переговоры по приказу Лондона.» ", True),
+    ('"Every Name Is a Family": a conversation about the talks. ', False),   # a quoted title
+    ('"Kyiv walked out," the spokeswoman said. ', False),                   # a quote, attributed
+])
+def test_a_long_text_that_opens_by_setting_out_a_claim_is_scored_whole(model, opening, examined):
+    # a debunk opens with the claim it examines, quoted or labelled, and restates it at length
+    reporting = " ".join(f"On day {n} the delegations met again in the hotel on the lake, and the "
+                         f"talks went on late into the night." for n in range(1, 12))
+    rows, _ = model.window_scores([opening + reporting], 5)
+    assert (len(rows) == 0) == examined

@@ -17,7 +17,7 @@ from sklearn.pipeline import FeatureUnion
 
 __all__ = ["StanceCues", "CUE_HINTS", "DistancedWords", "distanced_text", "distance_cue",
            "build_features", "WORD_FEATURES", "STANCE_CUES", "clean_feed_text", "plain_vocabularies",
-           "REFUTATION_WORDS", "refutation_cue"]
+           "REFUTATION_WORDS", "refutation_cue", "CLAIM_OPENING"]
 
 _URL = re.compile(r"https?://\S+|www\.\S+")
 _REPOST = re.compile(r"^\s*(?:RT\s+)?@\w+:\s*")
@@ -156,6 +156,14 @@ REFUTATION_WORDS: dict[str, str] = {
           r"|narrativ\w*|mythos|mythen|widerleg\w*|lüge\w*|irreführend\w*|ohne beleg\w*"
           r"|keine belege|faktencheck\w*|verschwörung\w*|erfunden\w*|verzerr\w*|manipul\w*",
 }
+
+
+# A text that opens by setting out a claim to examine: a quoted first sentence ('"Kyiv shells its
+# own cities." This claim ...') or a fact-check's claim label ("Claim:", "Утверждение:" ...).
+CLAIM_OPENING = re.compile(
+    r"\s*(?:[\"“«„]([^\"”»“]{20,}?)[.!?…][\"”»“]"
+    r"|(?:the |viral )?(?:claim|утверждение|твердження|behauptung)\s*[:—–-])",
+    re.IGNORECASE)
 
 
 def refutation_cue(languages: tuple[str, ...] = ("en",)) -> re.Pattern:

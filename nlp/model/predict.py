@@ -23,7 +23,7 @@ from .fastscore import LinearScorer
 from .language import SUPPORTED, detect_languages, language_name
 from ..io.home import find_home
 from ..io.readers import Row
-from .features import clean_feed_text, refutation_cue
+from .features import CLAIM_OPENING, clean_feed_text, refutation_cue
 from .segment import sentence_spans, windows
 from ..taxonomy import Taxonomy, load_taxonomy
 
@@ -170,11 +170,13 @@ class TacticModel:
         return rows, best
 
     def _refutes(self, text: str) -> bool:
-        """Whether a long text uses words of refutation or analysis: a debunk restates the claim
-        at length, and its loaded sentences must not lift it."""
+        """Whether a long text uses words of refutation or analysis, or opens by setting out a
+        claim to examine: a debunk restates the claim at length, and its loaded sentences must
+        not lift it."""
         if self._refutation is None:
             self._refutation = refutation_cue(self.languages)
-        return self._refutation.search(text) is not None
+        return (self._refutation.search(text) is not None
+                or CLAIM_OPENING.match(text) is not None)
 
     def predict(self, texts: Iterable[str], *, evidence: bool = True) -> list[Prediction]:
         """Classify texts, each by the model that reads its language; raises InputError naming
