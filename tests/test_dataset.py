@@ -169,15 +169,17 @@ def test_relabel_applies_corrections_and_refuses_bad_files(tmp_path):
 
 def test_relabel_rewrites_only_the_changed_lines(tmp_path):
     # explicit defaults ("lang": "en", "hard_for": []) and key order are the writer's, not ours
-    kept = {"text": "Rain in Lviv.", "id": "a2", "labels": [], "lang": "en", "hard_for": [],
-            "register": "news"}
+    kept = {"text": "Rain in Lviv.\u2028More rain.", "id": "a2", "labels": [], "lang": "en",
+            "hard_for": [], "register": "news"}   # U+2028 is a line break to str.splitlines
     data = _corpus(tmp_path, [GOOD, kept], [{"id": "t1", "text": "A neutral sentence.", "labels": []}])
     train, test = data / "train.jsonl", data / "test.jsonl"
-    before_train, before_test = train.read_bytes().splitlines(), test.read_bytes()
+    train.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in (GOOD, kept)) + "\n",
+                     encoding="utf-8")
+    before_train, before_test = train.read_bytes().split(b"\n"), test.read_bytes()
     good = write_jsonl(tmp_path / "good.jsonl", [{"id": "a1", "labels": ["us_decline"]}])
     result = runner.invoke(app, ["relabel", str(good), "--data", str(data)])
     assert result.exit_code == 0 and "1 records relabelled" in result.stdout
-    after = train.read_bytes().splitlines()
+    after = train.read_bytes().split(b"\n")
     assert after[1] == before_train[1] and test.read_bytes() == before_test
     first = json.loads(after[0])
     assert first["labels"] == ["us_decline"] and list(first)[:3] == list(GOOD)[:3]

@@ -264,6 +264,8 @@ def test_a_long_text_that_refutes_is_scored_whole(model):
     ("«Киев сорвал переговоры по приказу Лондона.» ", True),
     ('"Every Name Is a Family": a conversation about the talks. ', False),   # a quoted title
     ('"Kyiv walked out," the spokeswoman said. ', False),                   # a quote, attributed
+    ('"Kyiv walked out of the talks on London\'s orders!" the spokeswoman said. ', False),
+    ("Claim-by-claim, the minister went through the talks. ", False),
 ])
 def test_a_long_text_that_opens_by_setting_out_a_claim_is_scored_whole(model, opening, examined):
     # a debunk opens with the claim it examines, quoted or labelled, and restates it at length

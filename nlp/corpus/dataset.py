@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterator
@@ -223,7 +224,8 @@ def _rewrite_lines(path: Path, fixed: dict[str, Record]) -> None:
     """Rewrite the lines of the ``fixed`` records (their other fields and key order kept)."""
     from ..io.writers import atomic_text_output
 
-    lines = path.read_bytes().decode("utf-8").splitlines(keepends=True)
+    # lines end at "\n" only: a text may hold U+2028 and the like, which JSON leaves unescaped
+    lines = re.split(r"(?<=\n)", path.read_bytes().decode("utf-8"))
     with atomic_text_output(path) as out:
         for line in lines:
             obj = json.loads(line) if line.strip() else None

@@ -158,11 +158,12 @@ REFUTATION_WORDS: dict[str, str] = {
 }
 
 
-# A text that opens by setting out a claim to examine: a quoted first sentence ('"Kyiv shells its
-# own cities." This claim ...') or a fact-check's claim label ("Claim:", "Утверждение:" ...).
+# A text that opens by setting out a claim to examine: a quoted first sentence followed by a new
+# sentence ('"Kyiv shells its own cities." This claim ...', not '"We will win!" he said') or a
+# fact-check's claim label ("Claim:", "Утверждение:" ...).
 CLAIM_OPENING = re.compile(
-    r"\s*(?:[\"“«„]([^\"”»“]{20,}?)[.!?…][\"”»“]"
-    r"|(?:the |viral )?(?:claim|утверждение|твердження|behauptung)\s*[:—–-])",
+    r"[\s*_\ufeff]*(?:[\"“«„][^\"”»“]{20,}?[.!?…][\"”»“](?=\s*(?:\n|(?-i:[A-ZА-ЯЁІЇЄҐ])))"
+    r"|(?:the |viral )?(?:claim|утверждение|твердження|behauptung)\b\s*(?::|—|–|\s-\s))",
     re.IGNORECASE)
 
 

@@ -65,8 +65,8 @@ def language_name(code: str) -> str:
 def detect_language(text: str) -> str:
     """ISO 639-1 code of the text's dominant language ('und' when it has no letters)."""
     sample = text[:SAMPLE_CHARS]
-    ascii = sample.isascii()
-    if not ascii and _CYRILLIC.search(sample):   # letters are counted only when both scripts may be present
+    plain = sample.isascii()
+    if not plain and _CYRILLIC.search(sample):   # letters are counted only when both scripts may be present
         cyrillic, latin = len(_CYRILLIC.findall(sample)), len(_LATIN.findall(sample))
     else:
         cyrillic, latin = 0, int(_LATIN.search(sample) is not None)
@@ -78,7 +78,8 @@ def detect_language(text: str) -> str:
             return "uk" if uk else "ru"
         return _identifier("cyrillic").classify(sample)[0]
     # an ASCII text's words are runs of a-z: the simpler pattern finds the same words sooner
-    words = (_ASCII_WORD if ascii else _WORD).findall(sample.lower())
+    words = (_ASCII_WORD.findall(sample.lower()) if plain
+             else [w.lower() for w in _WORD.findall(sample)])
     if (words and sum(map(_ENGLISH.__contains__, words)) >= ENGLISH_SHARE * len(words)
             and _GERMAN.isdisjoint(words)):
         return "en"
@@ -100,7 +101,7 @@ def detect_languages(texts: list[str]) -> list[str]:
     return [detect_language(text) for text in texts]
 
 
-@lru_cache(maxsize=2)
+@lru_cache(maxsize=3)
 def _identifier(which: str):
     """py3langid's identifier (probabilities normalised): all its languages, Cyrillic ones only
     (Russian vs Ukrainian, Belarusian, Bulgarian, Serbian ... when no letter settles it), or the

@@ -32,7 +32,6 @@ __all__ = ["Prediction", "TacticModel", "load_model", "predict", "default_model_
 
 MAX_CHARS = 20_000
 UNCERTAIN_MARGIN = 0.1
-_NONE = np.zeros(0, dtype=np.intp)   # no tactic fired
 LONG_TEXT_WORDS = 120      # texts longer than this are also scored window by window
 # How a long text's best sentence window lifts its score (model.json "long_text" overrides):
 # score = max(whole, best_window ** pull x whole ** (1 - pull)).
@@ -111,8 +110,9 @@ class TacticModel:
         sentences: a tactic's score rises to a weighted geometric mean of its best window and the
         whole text (weight ``long_text["pull"]`` on the window) when that is higher. A few loaded
         sentences in a long article then count, while a claim restated inside a debunk does not:
-        a long text with words of refutation or analysis ("debunked", "no evidence", "narrative")
-        is scored whole (window and pull are chosen on the long texts of the shift_dev split when
+        a long text with words of refutation or analysis ("debunked", "no evidence", "narrative"),
+        or that opens by setting out a claim to examine (``CLAIM_OPENING``), is scored whole
+        (window and pull are chosen on the long texts of the shift_dev split when
         training; ``long_texts=False`` turns windows off).
         """
         texts = [_clip(check_text(t))[0] for t in texts]
@@ -227,7 +227,7 @@ class TacticModel:
         plain_texts = [t for t, _ in clipped]
         probabilities, plain, features = self._scores(plain_texts)
         fired = probabilities >= self.thresholds
-        hits = [np.flatnonzero(row) if row.any() else _NONE for row in fired]
+        hits = [np.flatnonzero(row) for row in fired]
         found = (self._evidence(plain_texts, hits, plain, features) if evidence
                  else [{} for _ in texts])
         near = np.abs(probabilities - self.thresholds) < UNCERTAIN_MARGIN
@@ -235,12 +235,11 @@ class TacticModel:
         # whole-matrix comparisons, then plain lists: per-row NumPy calls cost more than the
         # arithmetic on a batch of short texts
         return [Prediction(labels=[t for t, f in zip(tactics, fire) if f],
-                           scores=dict(zip(tactics, proba)),
+                           scores={t: round(p, 4) for t, p in zip(tactics, proba)},
                            evidence=proof, uncertain=[t for t, c in zip(tactics, close) if c],
                            model=self.version, note=note)
                 for (_, note), proba, fire, close, proof in zip(
-                    clipped, np.round(probabilities, 4).tolist(), fired.tolist(),
-                    near.tolist(), found)]
+                    clipped, probabilities.tolist(), fired.tolist(), near.tolist(), found)]
 
     def _evidence(self, texts: list[str], hits: list[np.ndarray], plain: np.ndarray,
                   features) -> list[dict[str, dict]]:
