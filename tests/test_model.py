@@ -8,13 +8,15 @@ import shutil
 import numpy as np
 import pytest
 import skops.io as sio
+from sklearn.base import BaseEstimator, ClassifierMixin
 from typer.testing import CliRunner
 
 from nlp import load_model
 from nlp.cli import app
 from nlp.model.artifact import META_FILE, MODEL_FILE
 from nlp.model import classifier
-from nlp.model.classifier import TacticClassifier
+from nlp.model.augment import add_typos, typo_variants
+from nlp.model.classifier import TacticClassifier, out_of_fold_scores
 from nlp.corpus.dataset import corpus_hash, in_language, label_matrix, load_corpus
 from nlp.errors import ModelError
 from nlp.taxonomy import load_taxonomy
@@ -256,7 +258,9 @@ def test_features_are_built_once_and_workers_give_the_same_model(small_corpus, m
 
     monkeypatch.setattr(TacticClassifier, "make_features", counted)
     one = TacticClassifier(**SMALL_PARAMS, n_jobs=1).fit(texts, Y)
-    assert built == [len(texts)]          # one vocabulary for the folds and the final fit
+    copies = len(typo_variants(texts, one.typo_share, one.random_state)[0])
+    assert copies > 0
+    assert built == [len(texts) + copies]   # one vocabulary for the folds and the final fit
     two = TacticClassifier(**SMALL_PARAMS, n_jobs=2).fit(texts, Y)
     assert two.pipeline_.named_steps["features"].n_jobs is None   # scoring stays in-process
     assert np.array_equal(one.predict_proba(texts), two.predict_proba(texts))
@@ -279,3 +283,44 @@ def test_thresholds_keep_the_dev_split_false_alarms_within_the_budget(small_corp
     assert capped.fpr_weight_ > free.fpr_weight_
     assert dev_fpr(capped) <= budget
     assert (capped.thresholds_ >= free.thresholds_ - 1e-9).sum() > len(capped.thresholds_) / 2
+
+
+def test_typo_variants_are_seeded_copies_of_a_share_of_the_texts():
+    texts = [f"Negotiators in Istanbul discussed the grain corridor again on day {n}." for n in range(400)]
+    sources, variants = typo_variants(texts, 0.25, random_state=3)
+    assert 70 <= len(sources) <= 130 and len(set(sources.tolist())) == len(sources)
+    assert sum(v != texts[i] for i, v in zip(sources, variants)) > len(sources) / 2
+    again = typo_variants(texts, 0.25, random_state=3)
+    assert np.array_equal(sources, again[0]) and variants == again[1]
+    assert typo_variants(texts, 0.0)[1] == []
+    assert add_typos("Zelensky", __import__("random").Random(0), rate=1.0) != "Zelensky"
+
+
+class _Recorder(ClassifierMixin, BaseEstimator):
+    """Remembers which source rows (column 0 holds each row's source id) each fit saw."""
+
+    seen: list = []
+
+    def fit(self, X, Y):
+        _Recorder.seen.append(np.asarray(X[:, 0].todense()).ravel().astype(int).tolist())
+        return self
+
+    def decision_function(self, X):
+        return np.zeros((X.shape[0], 2))
+
+
+def test_typo_copies_join_the_folds_of_their_source_and_are_never_held_out():
+    from scipy import sparse
+
+    n = 30
+    X = sparse.csr_matrix(np.arange(n, dtype=float).reshape(-1, 1))
+    sources = np.array([2, 5, 11, 17, 29])
+    extra = (sparse.csr_matrix(sources.astype(float).reshape(-1, 1)), sources)
+    Y = np.tile([[1, 0], [0, 1]], (n // 2, 1))
+    _Recorder.seen = []
+    oof = out_of_fold_scores(_Recorder(), X, Y, cv=3, random_state=0, extra=extra)
+    assert oof.shape == (n, 2) and len(_Recorder.seen) == 3
+    for seen in _Recorder.seen:   # rows of a fit are its own sources and their copies, never others
+        held = set(range(n)) - set(seen)
+        assert len(held) == n // 3 and held.isdisjoint(seen)
+        assert len(seen) == len(set(seen)) + len(set(seen) & set(sources.tolist()))

@@ -10,35 +10,9 @@ import random
 import re
 from typing import Callable
 
+from ..model.augment import add_typos
+
 __all__ = ["NOISE_KINDS", "add_noise"]
-
-_KEYBOARD_NEIGHBOURS = {
-    "a": "qwsz", "b": "vghn", "c": "xdfv", "d": "serfcx", "e": "wsdr", "f": "drtgvc", "g": "ftyhbv",
-    "h": "gyujnb", "i": "ujko", "j": "huikmn", "k": "jiolm", "l": "kop", "m": "njk", "n": "bhjm",
-    "o": "iklp", "p": "ol", "q": "wa", "r": "edft", "s": "awedxz", "t": "rfgy", "u": "yhji",
-    "v": "cfgb", "w": "qase", "x": "zsdc", "y": "tghu", "z": "asx",
-}
-_WORD = re.compile(r"\w{4,}")
-
-
-def _typos(text: str, rng: random.Random, rate: float = 0.12) -> str:
-    """About ``rate`` of the words of four or more letters get one typo: a swap of neighbouring
-    letters, a dropped or doubled letter, or a neighbouring key."""
-    def garble(match: re.Match) -> str:
-        word = match.group(0)
-        if rng.random() >= rate:
-            return word
-        i = rng.randrange(1, len(word) - 1)
-        kind = rng.randrange(4)
-        if kind == 0:
-            return word[:i] + word[i + 1] + word[i] + word[i + 2:]
-        if kind == 1:
-            return word[:i] + word[i + 1:]
-        if kind == 2:
-            return word[:i] + word[i] + word[i:]
-        near = _KEYBOARD_NEIGHBOURS.get(word[i].lower())
-        return word[:i] + (rng.choice(near) if near else word[i]) + word[i + 1:]
-    return _WORD.sub(garble, text)
 
 
 def _lowercase(text: str, rng: random.Random) -> str:
@@ -61,7 +35,7 @@ def _feed_clutter(text: str, rng: random.Random) -> str:
 
 
 NOISE_KINDS: dict[str, Callable[[str, random.Random], str]] = {
-    "typos": _typos, "lowercase": _lowercase, "all caps": _shouting,
+    "typos": add_typos, "lowercase": _lowercase, "all caps": _shouting,
     "no punctuation": _no_punctuation, "feed clutter": _feed_clutter,
 }
 

@@ -22,6 +22,7 @@ from sklearn.multiclass import OneVsRestClassifier
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.utils.validation import check_is_fitted
 
+from .augment import typo_variants
 from .calibration import ScoreCalibrator, tune_thresholds, tune_thresholds_jointly
 from .features import build_features, clean_feed_text, plain_vocabularies
 
@@ -44,7 +45,8 @@ class TacticClassifier(ClassifierMixin, BaseEstimator):
     texts, and each tactic's calibrated probability combines its own score with that gate score.
     Thresholds maximise out-of-fold macro F1 minus ``fpr_weight`` x the none-FPR (0: per-tactic
     F1 alone); with a dev split, the weight is raised until the dev split's none-FPR is at most
-    ``fpr_budget`` (None: never raised).
+    ``fpr_budget`` (None: never raised). A seeded ``typo_share`` of the texts is also trained on
+    as typo'd copies (``augment.typo_variants``), which never join the held-out folds.
 
     Training is quick because nothing is done twice: the features are built once (their blocks
     side by side in ``n_jobs`` processes) and shared by the ``cv`` folds and the final fit, the
@@ -60,7 +62,7 @@ class TacticClassifier(ClassifierMixin, BaseEstimator):
                  distanced: bool = True,
                  gate: bool = True, calibration: str = "sigmoid", fpr_weight: float = 0.5,
                  fpr_budget: float | None = 0.08,
-                 cv: int = 3, tol: float = 0.1,
+                 typo_share: float = 0.25, cv: int = 3, tol: float = 0.1,
                  random_state: int = 0,
                  n_jobs: int | None = None) -> None:
         self.C = C
@@ -76,6 +78,7 @@ class TacticClassifier(ClassifierMixin, BaseEstimator):
         self.calibration = calibration
         self.fpr_weight = fpr_weight
         self.fpr_budget = fpr_budget
+        self.typo_share = typo_share
         self.cv = cv
         self.tol = tol
         self.random_state = random_state
@@ -103,17 +106,20 @@ class TacticClassifier(ClassifierMixin, BaseEstimator):
         and the dev scores together, each set weighing as much as the other."""
         X, Y = [clean_feed_text(x) for x in X], np.asarray(Y, dtype=np.int8)
         targets = np.column_stack([Y, Y.any(axis=1)]) if self.gate else Y
-        log.info(f"features of {len(X)} texts, built once for the {self.cv} folds and the final fit")
+        sources, variants = typo_variants(X, self.typo_share, self.random_state)
+        log.info(f"features of {len(X)} texts and {len(variants)} typo'd copies, built once for "
+                 f"the {self.cv} folds and the final fit")
         # the blocks are built side by side in worker processes (the same matrix), then the union
         # goes back to scoring in this process
         features = self.make_features().set_params(n_jobs=self.n_jobs)
-        F = features.fit_transform(X)
+        F = features.fit_transform(X + variants)
         features.set_params(n_jobs=None)
+        F, extra = F[:len(X)], (F[len(X):], sources)
         # worker processes pay for themselves only on a large matrix (the fits are the same)
         n_jobs = self.n_jobs if F.nnz >= PARALLEL_MIN_NNZ else None
         oof, linear = out_of_fold_scores(self.make_linear().set_params(n_jobs=n_jobs), F, targets,
                                          cv=self.cv, random_state=self.random_state,
-                                         n_jobs=n_jobs, final=True)
+                                         n_jobs=n_jobs, final=True, extra=extra)
         self.pipeline_ = Pipeline([("features", features), ("clf", linear)])
         self.calibrator_ = ScoreCalibrator(self.calibration, gate=self.gate).fit(oof, Y)
         oof_probabilities = self.calibrator_.transform(oof)
@@ -170,7 +176,7 @@ class TacticClassifier(ClassifierMixin, BaseEstimator):
 
 
 def out_of_fold_scores(estimator, X, Y: np.ndarray, *, cv: int = 5, random_state: int = 0,
-                       n_jobs: int | None = None, final: bool = False):
+                       n_jobs: int | None = None, final: bool = False, extra: tuple | None = None):
     """Raw scores for every row of ``X`` (a feature matrix, or texts for a pipeline) from a copy
     of ``estimator`` that never saw it (k-fold, shuffled, seeded).
 
@@ -179,21 +185,29 @@ def out_of_fold_scores(estimator, X, Y: np.ndarray, *, cv: int = 5, random_state
     are then memory-mapped from one file that every worker opens, instead of each receiving a
     copy. (Processes, not threads: liblinear draws from one random generator per process, so
     threads would make the fits depend on timing.) With ``final``, the estimator is also fitted
-    on all rows and ``(scores, fitted)`` is returned.
+    on all rows and ``(scores, fitted)`` is returned. ``extra`` (rows of a feature matrix, and
+    the row of ``X`` each is a variant of) adds training rows: each joins a fit whenever its
+    source does, and is never held out or scored (its source's score would leak into it).
     """
     oof = np.zeros(Y.shape, dtype=np.float64)
     folds = KFold(cv, shuffle=True, random_state=random_state).split(np.zeros(len(Y)))
     with tempfile.TemporaryDirectory(prefix="tactics-folds-") as scratch:
-        def rows(index):
-            return _rows(X, index, scratch if n_jobs not in (None, 1) else None)
+        def fit(index):
+            rows, targets = X, Y
+            if extra is not None:
+                keep = np.flatnonzero(np.isin(extra[1], index))
+                rows = sparse.vstack([X[index], extra[0][keep]], format="csr")
+                targets, index = np.vstack([Y[index], Y[extra[1][keep]]]), slice(None)
+            rows = _rows(rows, index, scratch if n_jobs not in (None, 1) else None)
+            return clone(estimator).fit(rows, targets[index])
 
         for done, (train_idx, held_idx) in enumerate(folds, start=1):
-            fitted = clone(estimator).fit(rows(train_idx), Y[train_idx])
+            fitted = fit(train_idx)
             oof[held_idx] = fitted.decision_function(_rows(X, held_idx)).reshape(len(held_idx), -1)
             log.info(f"fold {done} of {cv} scored ({len(held_idx)} held-out texts)")
         if not final:
             return oof
-        fitted = clone(estimator).fit(rows(slice(None)), Y)
+        fitted = fit(np.arange(len(Y)))
     log.info(f"final fit on all {len(Y)} texts")
     return oof, fitted
 
