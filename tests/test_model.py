@@ -2,12 +2,14 @@
 
 import json
 import pickle
+import random
 import re
 import shutil
 
 import numpy as np
 import pytest
 import skops.io as sio
+from scipy import sparse
 from sklearn.base import BaseEstimator, ClassifierMixin
 from typer.testing import CliRunner
 
@@ -293,7 +295,7 @@ def test_typo_variants_are_seeded_copies_of_a_share_of_the_texts():
     again = typo_variants(texts, 0.25, random_state=3)
     assert np.array_equal(sources, again[0]) and variants == again[1]
     assert typo_variants(texts, 0.0)[1] == []
-    assert add_typos("Zelensky", __import__("random").Random(0), rate=1.0) != "Zelensky"
+    assert add_typos("Zelensky", random.Random(0), rate=1.0) != "Zelensky"
 
 
 class _Recorder(ClassifierMixin, BaseEstimator):
@@ -310,8 +312,6 @@ class _Recorder(ClassifierMixin, BaseEstimator):
 
 
 def test_typo_copies_join_the_folds_of_their_source_and_are_never_held_out():
-    from scipy import sparse
-
     n = 30
     X = sparse.csr_matrix(np.arange(n, dtype=float).reshape(-1, 1))
     sources = np.array([2, 5, 11, 17, 29])

@@ -192,14 +192,15 @@ def out_of_fold_scores(estimator, X, Y: np.ndarray, *, cv: int = 5, random_state
     oof = np.zeros(Y.shape, dtype=np.float64)
     folds = KFold(cv, shuffle=True, random_state=random_state).split(np.zeros(len(Y)))
     with tempfile.TemporaryDirectory(prefix="tactics-folds-") as scratch:
+        shared = scratch if n_jobs not in (None, 1) else None
+
         def fit(index):
-            rows, targets = X, Y
-            if extra is not None:
-                keep = np.flatnonzero(np.isin(extra[1], index))
-                rows = sparse.vstack([X[index], extra[0][keep]], format="csr")
-                targets, index = np.vstack([Y[index], Y[extra[1][keep]]]), slice(None)
-            rows = _rows(rows, index, scratch if n_jobs not in (None, 1) else None)
-            return clone(estimator).fit(rows, targets[index])
+            if extra is None:
+                return clone(estimator).fit(_rows(X, index, shared), Y[index])
+            keep = np.flatnonzero(np.isin(extra[1], index))   # the copies of these rows
+            rows = sparse.vstack([X[index], extra[0][keep]], format="csr")
+            targets = np.vstack([Y[index], Y[extra[1][keep]]])
+            return clone(estimator).fit(_rows(rows, slice(None), shared), targets)
 
         for done, (train_idx, held_idx) in enumerate(folds, start=1):
             fitted = fit(train_idx)
