@@ -22,7 +22,6 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")   # one thread, before NumPy starts its pools
 
 import argparse
-import asyncio
 import random
 import re
 import sys
@@ -87,8 +86,9 @@ def service_figures(model: str | None, clients: int, seconds: float) -> list[dic
         try:
             load_test.wait_until_up(server, url, Path(tmp) / "server.log")
             texts = load_test.snippets()
-            figures = [asyncio.run(load_test.run_load(url, n, seconds, texts)) for n in (1, clients)]
-            ceiling = asyncio.run(load_test.run_load(url, clients, seconds, None))
+            figures = [load_test.run(load_test.run_load(port, n, seconds, texts))
+                       for n in (1, clients)]
+            ceiling = load_test.run(load_test.run_load(port, clients, seconds, None))
             return figures + [{**ceiling, "clients": f"{clients} (GET /healthz, no work: the machine's ceiling)"}]
         finally:
             server.terminate()

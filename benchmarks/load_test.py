@@ -70,45 +70,97 @@ def wait_until_up(server: subprocess.Popen, url: str, log: Path, timeout: float 
     sys.exit(f"the server did not answer /healthz within {timeout:.0f} s")
 
 
-async def client(http: httpx.AsyncClient, texts: list[str] | None, offset: int, stop_at: float,
+class _Connection:
+    """One keep-alive HTTP/1.1 connection on plain asyncio streams. A full HTTP client (httpx)
+    spends more CPU per request than the server does, and the two share this machine's cores:
+    with it, 50 clients measured the client, not the service (see docs/speed.md)."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+
+    async def request(self, raw: bytes) -> tuple[int, bytes]:
+        """Send one request, already encoded; its status and body."""
+        self.writer.write(raw)
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        status_line, *lines = head.decode("latin-1").split("\r\n")
+        fields = dict(line.split(":", 1) for line in lines if ":" in line)
+        length = {name.strip().lower(): value for name, value in fields.items()}.get("content-length")
+        if length is None:
+            raise ConnectionError(f"no Content-Length in the answer: {status_line}")
+        return int(status_line.split()[1]), await self.reader.readexactly(int(length))
+
+
+def encode(texts: list[str] | None, port: int) -> list[bytes]:
+    """The requests to send, encoded once: ``POST /v1/predict`` with each text, or (``None``)
+    ``GET /healthz``."""
+    host = f"Host: 127.0.0.1:{port}\r\n"
+    if texts is None:
+        return [f"GET /healthz HTTP/1.1\r\n{host}\r\n".encode()]
+    requests = []
+    for text in texts:
+        body = json.dumps({"text": text}).encode()
+        requests.append(f"POST /v1/predict HTTP/1.1\r\n{host}Content-Type: application/json\r\n"
+                        f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+    return requests
+
+
+def _answered(status: int, body: bytes, health: bool) -> bool:
+    if status != 200:
+        return False
+    return health or "labels" in json.loads(body)["results"][0]
+
+
+async def client(port: int, requests: list[bytes], health: bool, offset: int, stop_at: float,
                  latencies: list[float], errors: list[str]) -> None:
-    """Send requests one after another until ``stop_at``, cycling through the texts (``None``:
-    ``GET /healthz``, which does no work, to measure what the machine allows)."""
+    """Send requests one after another on one connection until ``stop_at``, cycling through
+    ``requests``; a failed connection is opened again."""
     n = offset
+    connection = None
     while time.monotonic() < stop_at:
+        raw = requests[n % len(requests)]
+        n += 1
         started = time.perf_counter()
         try:
-            if texts is None:
-                response = await http.get("/healthz")
-                ok = response.status_code == 200
-            else:
-                text = texts[n % len(texts)]
-                n += 1
-                response = await http.post("/v1/predict", json={"text": text})
-                ok = response.status_code == 200 and "labels" in response.json()["results"][0]
-            if not ok:
-                errors.append(f"HTTP {response.status_code}: {response.text[:200]}")
-        except httpx.HTTPError as exc:
+            connection = connection or _Connection(*await asyncio.open_connection("127.0.0.1", port))
+            status, body = await connection.request(raw)
+            if not _answered(status, body, health):
+                errors.append(f"HTTP {status}: {body[:200]!r}")
+        except (OSError, EOFError, asyncio.LimitOverrunError, ValueError, KeyError,
+                IndexError) as exc:
             errors.append(f"{type(exc).__name__}: {exc}")
+            connection = None
         latencies.append(time.perf_counter() - started)
+    if connection is not None:
+        connection.writer.close()
 
 
-async def run_load(url: str, clients: int, seconds: float, texts: list[str] | None) -> dict:
+async def run_load(port: int, clients: int, seconds: float, texts: list[str] | None) -> dict:
+    """``clients`` concurrent clients for ``seconds`` against the server on ``port``: requests
+    per second, p50 and p99 latency, the errors (``texts=None``: ``GET /healthz``)."""
     latencies: list[float] = []
     errors: list[str] = []
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=60) as http:
-        started = time.monotonic()
-        stop_at = started + seconds
-        await asyncio.gather(*(client(http, texts, i * 7, stop_at, latencies, errors)
-                               for i in range(clients)))
-        elapsed = time.monotonic() - started
+    requests = encode(texts, port)
+    started = time.monotonic()
+    stop_at = started + seconds
+    await asyncio.gather(*(client(port, requests, texts is None, i * 7, stop_at, latencies, errors)
+                           for i in range(clients)))
+    elapsed = time.monotonic() - started
     ms = np.array(latencies) * 1000
     return {"clients": clients, "seconds": round(elapsed, 1), "requests": len(latencies),
             "requests_per_s": round(len(latencies) / elapsed, 1),
             "p50_ms": round(float(np.percentile(ms, 50)), 1),
             "p99_ms": round(float(np.percentile(ms, 99)), 1),
             "errors": len(errors), "first_errors": errors[:3]}
+
+
+def run(coroutine):
+    """Run the clients on uvloop when it is installed (the serve extra brings it), as the
+    server does."""
+    try:
+        import uvloop
+    except ModuleNotFoundError:
+        return asyncio.run(coroutine)
+    return uvloop.run(coroutine)
 
 
 def main() -> None:
@@ -125,7 +177,7 @@ def main() -> None:
         server = start_server(args.model, port, data_dir)
         try:
             wait_until_up(server, url, data_dir / "server.log")
-            result = asyncio.run(run_load(url, args.clients, args.seconds, snippets()))
+            result = run(run_load(port, args.clients, args.seconds, snippets()))
         finally:
             server.terminate()
             server.wait(timeout=30)
