@@ -7,11 +7,13 @@ import re
 
 import numpy as np
 import pytest
+from sklearn.feature_extraction.text import strip_accents_unicode
 
 from nlp.corpus.dataset import in_language, label_matrix, load_split
 from nlp.model.classifier import TacticClassifier
-from nlp.model.features import _FOLD, CUE_HINTS, STANCE_CUES
-from nlp.model.fastscore import LinearScorer, tfidf_rows
+from nlp.model.features import (CUE_HINTS, DISTANCE_HINTS, STANCE_CUES, _cue_patterns,
+                                 distance_cue, fold)
+from nlp.model.fastscore import LinearScorer, strip_accents, tfidf_rows
 from nlp.model.predict import TacticModel, load_model
 
 from .conftest import DATA, ROOT
@@ -61,6 +63,12 @@ def test_fast_counts_are_the_vectorizers_own(shipped, english_test):
         assert np.array_equal(ours.indices, theirs.indices) and np.array_equal(ours.indptr, theirs.indptr)
 
 
+def test_accents_are_stripped_as_scikit_learn_strips_them():
+    texts = _corpus_texts() + ODD_TEXTS + ["e\u0301te\u0301 ﬁn ½ Ĳ", "й ё ї ґ", "ǅ x\u0308\u0301"]
+    assert [strip_accents(t.lower()) for t in texts] == [
+        strip_accents_unicode(t.lower()) for t in texts]
+
+
 def test_odd_texts_score_alike(shipped):
     fast, slow = shipped
     assert np.abs(fast.predict_proba(ODD_TEXTS) - slow.predict_proba(ODD_TEXTS)).max() < 1e-6
@@ -81,12 +89,38 @@ def test_estimators_it_cannot_reproduce_keep_their_own_path():
     assert LinearScorer.build(object()) is None
 
 
+HINTED_TEXTS = ODD_TEXTS + ["İT İS ſAİD", "\u212aremlin line", "DON'T", "So-Called",
+                            "DİSİNFORMATİON", "ALLEGED", "ſo-called", "NOT TRUE"]
+
+
+def _corpus_texts() -> list[str]:
+    return [r.text for split in ("train", "test") for r in load_split(DATA / f"{split}.jsonl")]
+
+
 def test_every_stance_cue_match_holds_one_of_its_hints():
     """The hints let a text skip a cue's search; they must never skip a match."""
-    texts = [r.text for split in ("train", "test") for r in load_split(DATA / f"{split}.jsonl")]
-    texts += ODD_TEXTS + ["İT İS ſAİD", "\u212aremlin line", "DON'T", "So-Called"]
+    texts = _corpus_texts() + HINTED_TEXTS
     for cue, pattern in STANCE_CUES.items():
         compiled = re.compile(pattern, re.IGNORECASE)
         missed = [t[:80] for t in texts if compiled.search(t)
-                  and not any(h in t.translate(_FOLD).lower() for h in CUE_HINTS[cue])]
+                  and not any(h in fold(t) for h in CUE_HINTS[cue])]
         assert not missed, (cue, missed[:3])
+
+
+def test_stance_cues_count_on_the_folded_text_what_ignorecase_counts_on_the_text():
+    texts = _corpus_texts() + HINTED_TEXTS + ["SAID Said sAid", "İNSİSTED", "NO! NOT NEVER"]
+    patterns = _cue_patterns(tuple(STANCE_CUES))
+    for cue, pattern in STANCE_CUES.items():
+        assert pattern == pattern.lower(), cue          # lower-case literals search folded text
+        compiled = re.compile(pattern, re.IGNORECASE)
+        assert [len(compiled.findall(t)) for t in texts] == [
+            len(patterns[list(STANCE_CUES).index(cue)][0].findall(fold(t))) for t in texts], cue
+
+
+def test_every_distance_cue_match_holds_one_of_its_hints():
+    texts = _corpus_texts() + HINTED_TEXTS
+    for lang, hints in DISTANCE_HINTS.items():
+        cue = distance_cue((lang,))
+        missed = [t[:80] for t in texts if cue.search(t) and not any(h in fold(t) for h in hints)]
+        assert not missed, (lang, missed[:3])
+    assert fold("İT İS ſAİD \u212aREMLIN") == "it is said kremlin"   # as re.IGNORECASE reads it

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from nlp import InputError, load_model, predict
 from nlp.cli import app
-from nlp.model.predict import MAX_CHARS
+from nlp.model.predict import MAX_CHARS, round_scores
 
 from .conftest import write_jsonl
 
@@ -273,3 +273,13 @@ def test_a_long_text_that_opens_by_setting_out_a_claim_is_scored_whole(model, op
                          f"talks went on late into the night." for n in range(1, 12))
     rows, _ = model.window_scores([opening + reporting], 5)
     assert (len(rows) == 0) == examined
+
+
+def test_scores_are_rounded_as_python_rounds_them():
+    rng = np.random.default_rng(0)
+    grid = np.arange(0, 10_001) / 10_000                   # every 4-digit value ...
+    halves = (np.arange(0, 10_000) + 0.5) / 10_000         # ... and every half between two
+    scores = np.concatenate([rng.random(200_000), grid, halves, np.nextafter(halves, 0),
+                             np.nextafter(halves, 1), [0.0, 1.0, 5e-5, 0.00015, 0.12345]])
+    expected = [round(float(s), 4) for s in scores]
+    assert round_scores(scores.reshape(-1, 1)).ravel().tolist() == expected

@@ -14,6 +14,8 @@ probabilities (within 1e-9) from the same fitted parts, faster:
 
 from __future__ import annotations
 
+import unicodedata
+
 import numpy as np
 from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
@@ -22,7 +24,7 @@ from sklearn.utils.sparsefuncs_fast import inplace_csr_row_normalize_l2
 
 from .features import WORD_FEATURES, DistancedWords, clean_feed_text
 
-__all__ = ["LinearScorer", "tfidf_rows"]
+__all__ = ["LinearScorer", "tfidf_rows", "strip_accents"]
 
 CACHE_WORDS = 200_000   # distinct words whose character n-grams are remembered, per vectorizer
 
@@ -66,7 +68,8 @@ class LinearScorer:
     def features(self, texts: list[str]) -> sparse.csr_matrix:
         """The feature union's rows for the texts (feed clutter removed first, as in training)."""
         cleaned = [clean_feed_text(t) for t in texts]
-        blocks = [self._block(transformer, cleaned) for _, transformer in self.blocks]
+        prepared: dict[tuple, list[str]] = {}   # the word and character blocks prepare alike
+        blocks = [self._block(transformer, cleaned, prepared) for _, transformer in self.blocks]
         return sparse.hstack(blocks, format="csr")
 
     def proba(self, features: sparse.csr_matrix) -> np.ndarray:
@@ -87,33 +90,40 @@ class LinearScorer:
         block = features[:, :len(self.word_vectorizer.vocabulary_)]
         return block.astype(self.word_vectorizer.dtype)   # exact: the values were that type
 
-    def _block(self, transformer, texts: list[str]):
+    def _block(self, transformer, texts: list[str], prepared: dict[tuple, list[str]]):
         if isinstance(transformer, DistancedWords):
             return self._tfidf(transformer.vectorizer_, transformer.distanced(texts))
         if isinstance(transformer, TfidfVectorizer):
+            if _plain(transformer):
+                key = (transformer.lowercase, transformer.strip_accents)
+                prepared.setdefault(key, [_prepare(transformer, t) for t in texts])
+                return self._tfidf(transformer, texts, prepared[key])
             return self._tfidf(transformer, texts)
         return transformer.transform(texts)
 
-    def _tfidf(self, vectorizer: TfidfVectorizer, texts: list[str]) -> sparse.csr_matrix:
+    def _tfidf(self, vectorizer: TfidfVectorizer, texts: list[str],
+               prepared: list[str] | None = None) -> sparse.csr_matrix:
         cache = self._caches.setdefault(id(vectorizer), {})
-        return tfidf_rows(vectorizer, texts, cache)
+        return tfidf_rows(vectorizer, texts, cache, prepared=prepared)
 
 
 def tfidf_rows(vectorizer: TfidfVectorizer, texts: list[str],
-               cache: dict[str, list[int]] | None = None) -> sparse.csr_matrix:
+               cache: dict[str, list[int]] | None = None, *,
+               prepared: list[str] | None = None) -> sparse.csr_matrix:
     """``vectorizer.transform(texts)``, bit for bit, counted faster: the n-grams come from the
-    vectorizer's own analyzer (character n-grams word by word, remembered in ``cache``) and the
-    counts are weighted by its fitted IDF, as its transformer does."""
+    vectorizer's own tokenizer and n-gram makers (character n-grams word by word, remembered in
+    ``cache``) and the counts are weighted by its fitted IDF, as its transformer does.
+    ``prepared``: the texts already lower-cased and stripped of accents as the vectorizer does."""
     if not _plain(vectorizer):
         return vectorizer.transform(texts)
     vocabulary = vectorizer.vocabulary_
+    docs = prepared if prepared is not None else [_prepare(vectorizer, t) for t in texts]
     indices: list[int] = []
     indptr = [0]
     if vectorizer.analyzer == "char_wb":
-        preprocess = vectorizer.build_preprocessor()
         cache = {} if cache is None else cache
-        for text in texts:
-            for word in vectorizer._white_spaces.sub(" ", preprocess(text)).split():
+        for doc in docs:
+            for word in vectorizer._white_spaces.sub(" ", doc).split():
                 ids = cache.get(word)
                 if ids is None:
                     if len(cache) >= CACHE_WORDS:
@@ -123,9 +133,10 @@ def tfidf_rows(vectorizer: TfidfVectorizer, texts: list[str],
                 indices.extend(ids)
             indptr.append(len(indices))
     else:
-        analyze = vectorizer.build_analyzer()
-        for text in texts:
-            indices.extend(vocabulary[g] for g in analyze(text) if g in vocabulary)
+        tokenize, stop_words = vectorizer.build_tokenizer(), vectorizer.get_stop_words()
+        for doc in docs:
+            grams = vectorizer._word_ngrams(tokenize(doc), stop_words)
+            indices.extend([vocabulary[g] for g in grams if g in vocabulary])
             indptr.append(len(indices))
     counts = sparse.csr_matrix((np.ones(len(indices), dtype=vectorizer.dtype),
                                 np.asarray(indices, dtype=np.int32), np.asarray(indptr, dtype=np.int64)),
@@ -147,10 +158,27 @@ def _weigh(tfidf, counts: sparse.csr_matrix) -> sparse.csr_matrix:
     return counts
 
 
+def _prepare(vectorizer: TfidfVectorizer, text: str) -> str:
+    """The vectorizer's preprocessing (lower case, then accents), with the same result."""
+    if vectorizer.lowercase:
+        text = text.lower()
+    return strip_accents(text) if vectorizer.strip_accents == "unicode" else text
+
+
+def strip_accents(text: str) -> str:
+    """scikit-learn's ``strip_accents_unicode``, with the same result: it tests every
+    character of a non-ASCII text for a combining mark, this only the distinct ones."""
+    if text.isascii():
+        return text
+    normalized = unicodedata.normalize("NFKD", text)
+    marks = {c for c in set(normalized) if unicodedata.combining(c)}
+    return "".join([c for c in normalized if c not in marks]) if marks else normalized
+
+
 def _plain(vectorizer) -> bool:
     """Whether ``tfidf_rows`` reproduces this vectorizer (its default input, no custom hooks)."""
     return (isinstance(vectorizer, TfidfVectorizer) and vectorizer.analyzer in ("word", "char_wb")
             and vectorizer.input == "content" and vectorizer.preprocessor is None
             and not vectorizer.binary and getattr(vectorizer, "norm", None) in ("l2", None)
-            and hasattr(vectorizer, "_tfidf")
+            and hasattr(vectorizer, "_tfidf") and vectorizer.strip_accents in ("unicode", None)
             and (vectorizer.analyzer == "word" or vectorizer.tokenizer is None))

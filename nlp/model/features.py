@@ -16,8 +16,9 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import FeatureUnion
 
 __all__ = ["StanceCues", "CUE_HINTS", "DistancedWords", "distanced_text", "distance_cue",
-           "build_features", "WORD_FEATURES", "STANCE_CUES", "clean_feed_text", "plain_vocabularies",
-           "REFUTATION_WORDS", "refutation_cue", "CLAIM_OPENING"]
+           "DISTANCE_HINTS", "fold", "build_features", "WORD_FEATURES", "STANCE_CUES",
+           "clean_feed_text", "plain_vocabularies", "REFUTATION_WORDS", "refutation_cue",
+           "CLAIM_OPENING"]
 
 _URL = re.compile(r"https?://\S+|www\.\S+")
 _REPOST = re.compile(r"^\s*(?:RT\s+)?@\w+:\s*")
@@ -29,8 +30,13 @@ def clean_feed_text(text: str) -> str:
     """The text without what feeds add around it: links, a repost prefix, hashtag signs, emoji.
 
     Models read the cleaned text; evidence offsets still refer to the original."""
-    text = _REPOST.sub("", _URL.sub(" ", text))
-    return _SYMBOLS.sub(" ", _HASHTAG.sub(r"\1", text))
+    # each search only where its pattern can match: most texts have no link, tag or emoji
+    if "http" in text or "www." in text:
+        text = _URL.sub(" ", text)
+    text = _REPOST.sub("", text)
+    if "#" in text:
+        text = _HASHTAG.sub(r"\1", text)
+    return text if text.isascii() else _SYMBOLS.sub(" ", text)
 
 WORD_FEATURES = "words"
 
@@ -83,17 +89,23 @@ CUE_HINTS: dict[str, tuple[str, ...]] = {
 _FOLD = str.maketrans({"\u0130": "i", "\u0131": "i", "\u017f": "s", "\u212a": "k"})
 
 
+def fold(text: str) -> str:
+    """The text lower-cased as ``re.IGNORECASE`` compares ASCII letters, for searching hints."""
+    return (text if text.isascii() else text.translate(_FOLD)).lower()
+
+
 def _cue_counts(text: str, patterns: list[tuple[re.Pattern, re.Pattern | None]]) -> list[int]:
-    folded = text.translate(_FOLD).lower()
-    return [len(pattern.findall(text)) if hints is None or hints.search(folded) else 0
+    folded = fold(text)
+    return [len(pattern.findall(folded)) if hints is None or hints.search(folded) else 0
             for pattern, hints in patterns]
 
 
 @lru_cache(maxsize=4)
 def _cue_patterns(cues: tuple[str, ...]) -> list[tuple[re.Pattern, re.Pattern | None]]:
     """Each cue's pattern, and one pattern of its literal hints (a text matching none is not
-    searched)."""
-    return [(re.compile(STANCE_CUES[c], re.IGNORECASE),
+    searched). The cues are lower case and search the folded text: the same matches as
+    ``re.IGNORECASE`` on the text, at half the cost."""
+    return [(re.compile(STANCE_CUES[c]),
              re.compile("|".join(map(re.escape, CUE_HINTS[c]))) if c in CUE_HINTS else None)
             for c in cues]
 
@@ -167,6 +179,17 @@ CLAIM_OPENING = re.compile(
     re.IGNORECASE)
 
 
+# Literal pieces (lower case) of which every match of a language's distance cues holds one, as
+# CUE_HINTS are for the stance cues (a test checks them on the corpus).
+DISTANCE_HINTS: dict[str, tuple[str, ...]] = {
+    "en": ("claim", "alleg", "false", "so-called", "purported", "debunk", "no evidence",
+           "misleading", "baseless", "unfounded", "myth", "fact", "information", "propaganda",
+           "narrative", "talking point", "framing", "rhetoric", "according to", "insist", "lie",
+           "lying", "denied", "rejected", "dismissed", "responded", "countered", "not true",
+           "untrue", "no basis", "distort"),
+}
+
+
 def refutation_cue(languages: tuple[str, ...] = ("en",)) -> re.Pattern:
     """The refutation and analysis words of ``languages`` (those it has) as one pattern."""
     words = [REFUTATION_WORDS[lang] for lang in languages if lang in REFUTATION_WORDS]
@@ -180,6 +203,16 @@ def distance_cue(languages: tuple[str, ...] = ("en",)) -> re.Pattern:
 
 
 DISTANCE_CUE = distance_cue()
+
+
+@lru_cache(maxsize=4)
+def _distance_matcher(languages: tuple[str, ...]) -> tuple[re.Pattern, re.Pattern | None]:
+    """The distance cues of ``languages`` and one pattern of their hints (None when a language
+    has none): a text matching no hint holds no cue."""
+    if not all(lang in DISTANCE_HINTS for lang in languages):
+        return distance_cue(languages), None
+    hints = sorted({h for lang in languages for h in DISTANCE_HINTS[lang]})
+    return distance_cue(languages), re.compile("|".join(map(re.escape, hints)))
 _SENTENCE = re.compile(r"[^.!?\n]+[.!?]*")
 _TOKEN = re.compile(r"\w[\w'’-]*\w|\w")
 
@@ -217,8 +250,9 @@ class DistancedWords(BaseEstimator, TransformerMixin):
     def distanced(self, X) -> list[str]:
         """``distanced_text`` of each text, with this transformer's cues."""
         # Models saved before the cues had languages read English ones.
-        cue = distance_cue(tuple(getattr(self, "languages", ("en",))))
-        return [distanced_text(x, cue) for x in X]
+        cue, hints = _distance_matcher(tuple(getattr(self, "languages", ("en",))))
+        return [distanced_text(x, cue) if hints is None or hints.search(fold(x)) else ""
+                for x in X]
 
     def transform(self, X) -> sparse.csr_matrix:
         return self.vectorizer_.transform(self.distanced(X))

@@ -32,6 +32,7 @@ __all__ = ["Prediction", "TacticModel", "load_model", "predict", "default_model_
 
 MAX_CHARS = 20_000
 UNCERTAIN_MARGIN = 0.1
+SCORE_DIGITS = 4
 LONG_TEXT_WORDS = 120      # texts longer than this are also scored window by window
 # How a long text's best sentence window lifts its score (model.json "long_text" overrides):
 # score = max(whole, best_window ** pull x whole ** (1 - pull)).
@@ -227,19 +228,19 @@ class TacticModel:
         plain_texts = [t for t, _ in clipped]
         probabilities, plain, features = self._scores(plain_texts)
         fired = probabilities >= self.thresholds
-        hits = [np.flatnonzero(row) for row in fired]
-        found = (self._evidence(plain_texts, hits, plain, features) if evidence
-                 else [{} for _ in texts])
+        found = (self._evidence(plain_texts, [np.flatnonzero(row) for row in fired], plain,
+                                features) if evidence else [{} for _ in texts])
         near = np.abs(probabilities - self.thresholds) < UNCERTAIN_MARGIN
         tactics = self.tactics
         # whole-matrix comparisons, then plain lists: per-row NumPy calls cost more than the
         # arithmetic on a batch of short texts
         return [Prediction(labels=[t for t, f in zip(tactics, fire) if f],
-                           scores={t: round(p, 4) for t, p in zip(tactics, proba)},
-                           evidence=proof, uncertain=[t for t, c in zip(tactics, close) if c],
+                           scores=dict(zip(tactics, rounded)), evidence=proof,
+                           uncertain=[t for t, c in zip(tactics, close) if c],
                            model=self.version, note=note)
-                for (_, note), proba, fire, close, proof in zip(
-                    clipped, probabilities.tolist(), fired.tolist(), near.tolist(), found)]
+                for (_, note), rounded, fire, close, proof in zip(
+                    clipped, round_scores(probabilities).tolist(), fired.tolist(),
+                    near.tolist(), found)]
 
     def _evidence(self, texts: list[str], hits: list[np.ndarray], plain: np.ndarray,
                   features) -> list[dict[str, dict]]:
@@ -289,7 +290,7 @@ class TacticModel:
             phrases = []
         return {"phrases": phrases,
                 "sentence": {"text": text[start:end], "start": start, "end": end,
-                             "score": round(float(sentence_scores[best, k]), 4)}}
+                             "score": round(float(sentence_scores[best, k]), SCORE_DIGITS)}}
 
 
 def lift(probabilities: np.ndarray, rows: np.ndarray, best: np.ndarray, pull: float) -> np.ndarray:
@@ -304,6 +305,18 @@ def lift(probabilities: np.ndarray, rows: np.ndarray, best: np.ndarray, pull: fl
 def _whole(spans: list[tuple[int, int]], text: str) -> bool:
     """Whether the text is a single sentence with nothing around it (its score is the sentence's)."""
     return len(spans) == 1 and spans[0] == (0, len(text))
+
+
+def round_scores(scores: np.ndarray, digits: int = SCORE_DIGITS) -> np.ndarray:
+    """``round(score, digits)`` of every score, as Python rounds, at NumPy's speed. NumPy
+    scales, rounds half to even and scales back, which gives Python's result except where the
+    scaled score lies within rounding error of a half; those few are rounded by Python."""
+    scale = 10.0 ** digits
+    scaled = scores * scale
+    rounded = np.round(scaled) / scale
+    for i, j in zip(*np.nonzero(np.abs(scaled - np.floor(scaled) - 0.5) < 1e-6)):
+        rounded[i, j] = round(float(scores[i, j]), digits)
+    return rounded
 
 
 def _clip(text: str) -> tuple[str, str | None]:
