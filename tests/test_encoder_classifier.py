@@ -8,6 +8,7 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from nlp.corpus.dataset import label_matrix, load_corpus
+from nlp.model.calibration import FPR_WEIGHT_STEPS
 from nlp.model.encoder_classifier import EncoderClassifier
 from nlp.taxonomy import load_taxonomy
 
@@ -79,3 +80,22 @@ def test_a_dev_split_of_hard_negatives_raises_the_thresholds(foreign, fitted, mo
     assert np.any(tuned.thresholds_ > fitted.thresholds_)
     alarms = lambda model: (model.predict_proba(dev[0]) >= model.thresholds_).any(axis=1).mean()
     assert alarms(tuned) < alarms(fitted)
+
+
+def test_thresholds_keep_the_dev_split_false_alarms_within_the_budget(foreign, monkeypatch):
+    train, test, tactics = foreign
+    dev = ([r.text for r in test], label_matrix(test, tactics))
+    none = ~dev[1].any(axis=1)
+
+    def dev_fpr(model):
+        return float((model.predict_proba(dev[0])[none] >= model.thresholds_).any(axis=1).mean())
+
+    free = _fit(train, tactics, monkeypatch, dev=dev, fpr_budget=None)
+    assert free.fpr_weight_ == free.fpr_weight
+    budget = dev_fpr(free) / 2
+    assert budget > 0.02
+    capped = _fit(train, tactics, monkeypatch, dev=dev, fpr_budget=budget)
+    assert capped.fpr_weight_ > free.fpr_weight_
+    assert dev_fpr(capped) < dev_fpr(free)
+    # raised until within the budget, or as far as the steps go
+    assert dev_fpr(capped) <= budget or capped.fpr_weight_ == free.fpr_weight * FPR_WEIGHT_STEPS[-1]

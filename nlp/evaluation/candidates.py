@@ -32,6 +32,10 @@ log = logging.getLogger(__name__)
 CANDIDATES: dict[str, tuple[str, dict, str]] = {
     "default": ("tfidf", {}, "word+char TF-IDF, stance cues, distanced words, any-tactic gate; "
                              "thresholds priced for false alarms"),
+    "tfidf-3-folds": ("tfidf", {"cv": 3}, "as default, thresholds and calibration from three folds "
+                                          "instead of two"),
+    "tfidf-char-3-5": ("tfidf", {"char_ngrams": [3, 5]},
+                       "as default, character n-grams of 3-5 letters instead of 2-5"),
     "tfidf-gate-f1": ("tfidf", {"fpr_weight": 0.0}, "as above, thresholds for per-tactic F1 only"),
     "tfidf-no-gate": ("tfidf", {"gate": False, "fpr_weight": 0.0}, "as above, without the gate"),
     "tfidf-no-stance": ("tfidf", {"gate": False, "stance": False, "distanced": False,

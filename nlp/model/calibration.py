@@ -11,6 +11,8 @@ tactic whose own classifier only sees the topic.
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 from scipy.optimize import minimize
 from sklearn.base import BaseEstimator, TransformerMixin
@@ -18,8 +20,14 @@ from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.validation import check_is_fitted
 
-__all__ = ["ScoreCalibrator", "tune_thresholds", "tune_thresholds_jointly", "recalibrate",
+__all__ = ["ScoreCalibrator", "tune_thresholds", "tune_thresholds_jointly",
+           "tune_within_budget", "recalibrate",
            "fit_recalibration", "logit"]
+
+log = logging.getLogger(__name__)
+
+# Multiples of a none-FPR weight tried, in order, until a dev split's none-FPR is within budget.
+FPR_WEIGHT_STEPS = (1.0, 1.1, 1.2, 1.3, 1.4, 1.5, 1.75, 2.0, 2.5, 3.0, 4.0)
 
 
 class ScoreCalibrator(TransformerMixin, BaseEstimator):
@@ -133,6 +141,30 @@ def tune_thresholds_jointly(probabilities: np.ndarray, Y: np.ndarray, *, fpr_wei
             hits[:, k] = probabilities[:, k] >= best_cut
             f1[k] = _f1(hits[:, k], Y[:, k], w)
     return thresholds
+
+
+def tune_within_budget(probabilities: np.ndarray, Y: np.ndarray, *, fpr_weight: float,
+                       sample_weight: np.ndarray | None = None, dev_rows: np.ndarray | None = None,
+                       fpr_budget: float | None = None) -> tuple[np.ndarray, float]:
+    """Thresholds from ``tune_thresholds_jointly`` and the none-FPR weight they were tuned with:
+    ``fpr_weight``, raised step by step (``FPR_WEIGHT_STEPS``) until the none-FPR of the
+    ``dev_rows`` (a held-out split of other registers) is at most ``fpr_budget``. So a corpus that
+    shifts the balance keeps the false-alarm rate on those registers instead of trading it away;
+    without dev rows or a budget the weight is not raised."""
+    none = ~Y[dev_rows].any(axis=1) if dev_rows is not None and fpr_budget is not None else None
+    capped = none is not None and none.any()
+    for step in FPR_WEIGHT_STEPS if capped else (1.0,):
+        weight = fpr_weight * step
+        thresholds = tune_thresholds_jointly(probabilities, Y, fpr_weight=weight,
+                                             sample_weight=sample_weight)
+        if not capped:
+            break
+        fpr = (probabilities[dev_rows][none] >= thresholds).any(axis=1).mean()
+        if fpr <= fpr_budget:
+            break
+        log.info(f"none-FPR on the dev split {fpr:.3f} > {fpr_budget} at weight {weight:.2f}: "
+                 f"raising it")
+    return thresholds, float(weight)
 
 
 def _f1(predicted: np.ndarray, truth: np.ndarray, weight: np.ndarray) -> float:

@@ -23,13 +23,10 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.utils.validation import check_is_fitted
 
 from .augment import typo_variants
-from .calibration import ScoreCalibrator, tune_thresholds, tune_thresholds_jointly
+from .calibration import ScoreCalibrator, tune_thresholds, tune_within_budget
 from .features import build_features, clean_feed_text, plain_vocabularies
 
 __all__ = ["TacticClassifier", "out_of_fold_scores"]
-
-# Multiples of ``fpr_weight`` tried, in order, until the dev split's none-FPR is within budget.
-FPR_WEIGHT_STEPS = (1.0, 1.1, 1.2, 1.3, 1.4, 1.5, 1.75, 2.0, 2.5, 3.0, 4.0)
 
 # Below this many non-zero features, the regressions run in this process: starting workers and
 # mapping the rows would cost more than they save.
@@ -142,25 +139,12 @@ class TacticClassifier(ClassifierMixin, BaseEstimator):
 
     def _tune(self, probabilities: np.ndarray, truth: np.ndarray, weight: np.ndarray | None,
               dev_rows: np.ndarray | None) -> tuple[np.ndarray, float]:
-        """Thresholds and the none-FPR weight they were tuned with: ``fpr_weight``, raised step by
-        step until the dev rows' none-FPR is within ``fpr_budget`` (so a corpus that shifts the
-        balance keeps the false-alarm rate on the other registers, instead of trading it away)."""
+        """Thresholds and the none-FPR weight they were tuned with (``tune_within_budget``)."""
         if not self.fpr_weight:
             return tune_thresholds(probabilities, truth), 0.0
-        capped = dev_rows is not None and self.fpr_budget is not None
-        none = ~truth[dev_rows].any(axis=1) if capped else None
-        for step in FPR_WEIGHT_STEPS if capped else (1.0,):
-            weight_now = self.fpr_weight * step
-            thresholds = tune_thresholds_jointly(probabilities, truth, fpr_weight=weight_now,
-                                                 sample_weight=weight)
-            if not capped or not none.any():
-                break
-            fpr = (probabilities[dev_rows][none] >= thresholds).any(axis=1).mean()
-            if fpr <= self.fpr_budget:
-                break
-            log.info(f"none-FPR on the dev split {fpr:.3f} > {self.fpr_budget} at weight "
-                     f"{weight_now:.2f}: raising it")
-        return thresholds, float(weight_now)
+        return tune_within_budget(probabilities, truth, fpr_weight=self.fpr_weight,
+                                  sample_weight=weight, dev_rows=dev_rows,
+                                  fpr_budget=self.fpr_budget)
 
     def decision_function(self, X) -> np.ndarray:
         """Raw linear scores, (n texts, n tactics [+1 gate column when ``gate``])."""
