@@ -8,7 +8,7 @@ import pytest
 from nlp.evaluation.audit import agreement, find_label_issues
 from nlp.model.baselines import KeywordBaseline
 from nlp.model.calibration import ScoreCalibrator, tune_thresholds, tune_thresholds_jointly
-from nlp.evaluation.candidates import compare_candidates
+from nlp.evaluation.candidates import CANDIDATES, compare_candidates, recommend
 from nlp.corpus.datasheet import END, START, render_stats
 from nlp.corpus.dataset import Record, label_matrix, load_corpus
 from nlp.evaluation.evaluate import confusion_counts, evaluate
@@ -230,3 +230,13 @@ def test_candidates_train_the_english_model_only(multilingual_corpus, tmp_path):
                        out_dir=tmp_path, overrides=small)
     candidate = tmp_path / "models" / "default"
     assert (candidate / "model.skops").exists() and not (candidate / "multilingual").exists()
+
+
+def test_the_recommendation_compares_out_of_fold_figures_of_the_default_fold_count_only():
+    rows = {"default": {"train_oof_macro_f1": 0.72, "train_oof_none_fpr": 0.06},
+            "tfidf-3-folds": {"train_oof_macro_f1": 0.75, "train_oof_none_fpr": 0.07},
+            "tfidf-char-3-5": {"train_oof_macro_f1": 0.73, "train_oof_none_fpr": 0.06},
+            "spacy-ensemble": {"train_oof_macro_f1": 0.90, "train_oof_none_fpr": 0.01}}
+    params = {name: CANDIDATES[name][1] for name in rows}
+    assert recommend(rows, params) == "tfidf-char-3-5"
+    assert recommend(rows, {**params, "tfidf-3-folds": {}}) == "tfidf-3-folds"

@@ -26,7 +26,7 @@ from ..io.markdown import markdown_table
 from ..model.classifier import TacticClassifier
 from ..model.train import train
 
-__all__ = ["CANDIDATES", "compare_candidates", "throughput"]
+__all__ = ["CANDIDATES", "compare_candidates", "recommend", "throughput"]
 
 log = logging.getLogger(__name__)
 
@@ -114,14 +114,7 @@ def compare_candidates(names: list[str] | None = None, *, data_dir: str | Path =
             "size_mb": round(_size_mb(path), 2),
             "training_seconds": model.meta["training_seconds"],
         }
-    # spaCy models report figures on the dev split their thresholds were tuned on: optimistic,
-    # so not comparable with out-of-fold figures and left out of the recommendation; so are
-    # out-of-fold figures from another number of folds (models fitted on more of the texts).
-    folds = TacticClassifier().cv
-    comparable = [n for n in rows if CANDIDATES[n][0] == "tfidf"
-                  and {**CANDIDATES[n][1], **(overrides or {})}.get("cv", folds) == folds] or list(rows)
-    recommended = max(comparable, key=lambda n: rows[n]["train_oof_macro_f1"]
-                      - (rows[n]["train_oof_none_fpr"] or 0.0))
+    recommended = recommend(rows, {n: {**CANDIDATES[n][1], **(overrides or {})} for n in rows})
     result = {"candidates": rows, "recommended": recommended,
               "rule": "highest train out-of-fold macro F1 minus out-of-fold none-FPR, among "
                       "candidates whose train figures are out-of-fold with the default's number "
@@ -132,6 +125,19 @@ def compare_candidates(names: list[str] | None = None, *, data_dir: str | Path =
     (out_dir / "candidates.json").write_text(json.dumps(result, indent=2) + "\n")
     (out_dir / "candidates.md").write_text(_render(result), encoding="utf-8")
     return result
+
+
+def recommend(rows: dict[str, dict], params: dict[str, dict]) -> str:
+    """The candidate with the highest train out-of-fold macro F1 minus out-of-fold none-FPR.
+
+    spaCy models report figures on the dev split their thresholds were tuned on: optimistic, so
+    not comparable with out-of-fold figures and left out; so are out-of-fold figures from another
+    number of folds than the default's (each fold's model is fitted on more or fewer texts)."""
+    folds = TacticClassifier().cv
+    comparable = [n for n in rows if CANDIDATES.get(n, ("tfidf",))[0] == "tfidf"
+                  and params[n].get("cv", folds) == folds] or list(rows)
+    return max(comparable, key=lambda n: rows[n]["train_oof_macro_f1"]
+               - (rows[n]["train_oof_none_fpr"] or 0.0))
 
 
 def _render(result: dict) -> str:
