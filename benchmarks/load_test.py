@@ -78,16 +78,21 @@ class _Connection:
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.reader, self.writer = reader, writer
 
-    async def request(self, raw: bytes) -> tuple[int, bytes]:
-        """Send one request, already encoded; its status and body."""
+    async def request(self, raw: bytes) -> tuple[int, bytes, bool]:
+        """Send one request, already encoded; its status, its body, and whether the server
+        closes the connection after it."""
         self.writer.write(raw)
         head = await self.reader.readuntil(b"\r\n\r\n")
         status_line, *lines = head.decode("latin-1").split("\r\n")
-        fields = dict(line.split(":", 1) for line in lines if ":" in line)
-        length = {name.strip().lower(): value for name, value in fields.items()}.get("content-length")
-        if length is None:
+        fields = {name.strip().lower(): value.strip()
+                  for name, value in (line.split(":", 1) for line in lines if ":" in line)}
+        if "content-length" not in fields:
             raise ConnectionError(f"no Content-Length in the answer: {status_line}")
-        return int(status_line.split()[1]), await self.reader.readexactly(int(length))
+        body = await self.reader.readexactly(int(fields["content-length"]))
+        return int(status_line.split()[1]), body, fields.get("connection", "").lower() == "close"
+
+    def close(self) -> None:
+        self.writer.close()
 
 
 def encode(texts: list[str] | None, port: int) -> list[bytes]:
@@ -104,39 +109,57 @@ def encode(texts: list[str] | None, port: int) -> list[bytes]:
     return requests
 
 
-def _answered(status: int, body: bytes, health: bool) -> bool:
+def _problem(status: int, body: bytes, health: bool) -> str | None:
+    """What is wrong with an answer, or None for a good one."""
     if status != 200:
-        return False
-    return health or "labels" in json.loads(body)["results"][0]
+        return f"HTTP {status}: {body[:200]!r}"
+    if health:
+        return None
+    try:
+        return None if "labels" in json.loads(body)["results"][0] else "no labels in the answer"
+    except (ValueError, KeyError, IndexError, TypeError) as exc:
+        return f"unreadable answer ({type(exc).__name__}): {body[:200]!r}"
 
 
 async def client(port: int, requests: list[bytes], health: bool, offset: int, stop_at: float,
-                 latencies: list[float], errors: list[str]) -> None:
+                 latencies: list[float], errors: list[str], timeout: float = 60.0) -> None:
     """Send requests one after another on one connection until ``stop_at``, cycling through
-    ``requests``; a failed connection is opened again."""
+    ``requests``. Every answer's latency is recorded (from sending to the last byte; connecting
+    is not part of it); a bad answer and a failed or timed-out request are errors, and the
+    connection is opened again after a failure or when the server closes it."""
     n = offset
     connection = None
     while time.monotonic() < stop_at:
         raw = requests[n % len(requests)]
         n += 1
-        started = time.perf_counter()
         try:
-            connection = connection or _Connection(*await asyncio.open_connection("127.0.0.1", port))
-            status, body = await connection.request(raw)
-            if not _answered(status, body, health):
-                errors.append(f"HTTP {status}: {body[:200]!r}")
-        except (OSError, EOFError, asyncio.LimitOverrunError, ValueError, KeyError,
-                IndexError) as exc:
+            if connection is None:
+                connection = _Connection(*await asyncio.wait_for(
+                    asyncio.open_connection("127.0.0.1", port), timeout))
+            started = time.perf_counter()
+            status, body, closing = await asyncio.wait_for(connection.request(raw), timeout)
+        except (OSError, EOFError, asyncio.LimitOverrunError, asyncio.TimeoutError,
+                ValueError) as exc:
             errors.append(f"{type(exc).__name__}: {exc}")
-            connection = None
+            if connection is not None:
+                connection.close()
+                connection = None
+            continue
         latencies.append(time.perf_counter() - started)
+        problem = _problem(status, body, health)
+        if problem:
+            errors.append(problem)
+        if closing:
+            connection.close()
+            connection = None
     if connection is not None:
-        connection.writer.close()
+        connection.close()
 
 
 async def run_load(port: int, clients: int, seconds: float, texts: list[str] | None) -> dict:
-    """``clients`` concurrent clients for ``seconds`` against the server on ``port``: requests
-    per second, p50 and p99 latency, the errors (``texts=None``: ``GET /healthz``)."""
+    """``clients`` concurrent clients for ``seconds`` against the server on ``port``: answered
+    requests per second, their p50 and p99 latency, and the errors (bad answers, and requests
+    that got none) (``texts=None``: ``GET /healthz``)."""
     latencies: list[float] = []
     errors: list[str] = []
     requests = encode(texts, port)
@@ -145,7 +168,7 @@ async def run_load(port: int, clients: int, seconds: float, texts: list[str] | N
     await asyncio.gather(*(client(port, requests, texts is None, i * 7, stop_at, latencies, errors)
                            for i in range(clients)))
     elapsed = time.monotonic() - started
-    ms = np.array(latencies) * 1000
+    ms = np.array(latencies or [np.nan]) * 1000
     return {"clients": clients, "seconds": round(elapsed, 1), "requests": len(latencies),
             "requests_per_s": round(len(latencies) / elapsed, 1),
             "p50_ms": round(float(np.percentile(ms, 50)), 1),

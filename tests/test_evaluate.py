@@ -240,3 +240,7 @@ def test_the_recommendation_compares_out_of_fold_figures_of_the_default_fold_cou
     params = {name: CANDIDATES[name][1] for name in rows}
     assert recommend(rows, params) == "tfidf-char-3-5"
     assert recommend(rows, {**params, "tfidf-3-folds": {}}) == "tfidf-3-folds"
+    everywhere = {name: {**p, "cv": 3} for name, p in params.items()}   # an override for all
+    assert recommend(rows, everywhere) == "tfidf-3-folds"
+    assert recommend({"spacy-ensemble": rows["spacy-ensemble"]},
+                     {"spacy-ensemble": {}}) == "spacy-ensemble"     # nothing else to compare

@@ -12,7 +12,7 @@ from sklearn.feature_extraction.text import strip_accents_unicode
 from nlp.corpus.dataset import in_language, label_matrix, load_split
 from nlp.model.classifier import TacticClassifier
 from nlp.model.features import (CUE_HINTS, DISTANCE_HINTS, STANCE_CUES, _cue_patterns,
-                                 distance_cue, fold)
+                                 clean_feed_text, distance_cue, fold)
 from nlp.model.fastscore import LinearScorer, strip_accents, tfidf_rows
 from nlp.model.predict import TacticModel, load_model
 
@@ -61,6 +61,17 @@ def test_fast_counts_are_the_vectorizers_own(shipped, english_test):
         assert ours.dtype == theirs.dtype
         assert (ours != theirs).nnz == 0
         assert np.array_equal(ours.indices, theirs.indices) and np.array_equal(ours.indptr, theirs.indptr)
+
+
+def test_feature_rows_are_the_unions_own_bit_for_bit(shipped, english_test):
+    """The word and character blocks share one preparation of each text: the rows must still be
+    exactly what the fitted feature union gives."""
+    fast = shipped[0]
+    texts = english_test[:300] + ODD_TEXTS
+    union = fast.estimator.pipeline_.named_steps["features"]
+    ours = fast.scorer.features(texts)
+    theirs = union.transform([clean_feed_text(t) for t in texts]).tocsr()
+    assert ours.shape == theirs.shape and (ours != theirs).nnz == 0
 
 
 def test_accents_are_stripped_as_scikit_learn_strips_them():

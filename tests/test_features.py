@@ -44,14 +44,15 @@ def test_a_transformer_saved_before_languages_reads_english_cues():
 
 
 @pytest.mark.parametrize("text, cleaned", [
-    ("RT @kremlin_fan: The West is tired #Ukraine https://t.co/x1 🇺🇦🔥", "The West is tired Ukraine"),
-    ("Aid stops after the vote. www.example.org/a", "Aid stops after the vote."),
+    ("RT @kremlin_fan: The West is tired #Ukraine https://t.co/x1 🇺🇦🔥",
+     "The West is tired Ukraine      "),                       # links and emoji become spaces
+    ("Aid stops after the vote. www.example.org/a", "Aid stops after the vote.  "),
     ("Price of peace: #1 topic", "Price of peace: 1 topic"),
     ("Kyiv 💔 will fall", "Kyiv   will fall"),
     ("plain text, no clutter", "plain text, no clutter"),
 ])
 def test_feed_clutter_is_removed_and_nothing_else(text, cleaned):
-    assert clean_feed_text(text).strip() == cleaned
+    assert clean_feed_text(text) == cleaned
 
 
 def test_feed_cleaning_skips_only_searches_that_cannot_match():

@@ -283,3 +283,5 @@ def test_scores_are_rounded_as_python_rounds_them():
                              np.nextafter(halves, 1), [0.0, 1.0, 5e-5, 0.00015, 0.12345]])
     expected = [round(float(s), 4) for s in scores]
     assert round_scores(scores.reshape(-1, 1)).ravel().tolist() == expected
+    assert round_scores(scores).tolist() == expected                       # any shape
+    assert round_scores(np.float32([0.1235])).tolist() == [round(float(np.float32(0.1235)), 4)]

@@ -61,7 +61,7 @@ def serve(
                          allowed_hosts=[*LOOPBACK_NAMES, host] if local else None, **limits)
     typer.echo(f"feedback database: {db_path}", err=True)
     # The model and the app live as long as the process: keeping their objects out of the
-    # collector's full passes took the load test's p99 from about 200 ms to 80 ms.
+    # collector's full passes took the load test's p99 from about 200 ms to 80-130 ms.
     gc.collect()
     gc.freeze()
     # uvicorn shuts down gracefully on SIGTERM and then re-raises it: let it end the process as

@@ -152,7 +152,7 @@ def tune_within_budget(probabilities: np.ndarray, Y: np.ndarray, *, fpr_weight: 
     shifts the balance keeps the false-alarm rate on those registers instead of trading it away;
     without dev rows or a budget the weight is not raised."""
     none = ~Y[dev_rows].any(axis=1) if dev_rows is not None and fpr_budget is not None else None
-    capped = none is not None and none.any()
+    capped = none is not None and none.any() and fpr_weight > 0   # 0 x any step is still 0
     for step in FPR_WEIGHT_STEPS if capped else (1.0,):
         weight = fpr_weight * step
         thresholds = tune_thresholds_jointly(probabilities, Y, fpr_weight=weight,

@@ -123,7 +123,7 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
             dev_rows = np.arange(rows.sum(), len(truth))
         self.thresholds_, self.fpr_weight_ = tune_within_budget(
             probabilities, truth, fpr_weight=self.fpr_weight, sample_weight=weight,
-            dev_rows=dev_rows, fpr_budget=getattr(self, "fpr_budget", None))
+            dev_rows=dev_rows, fpr_budget=self.fpr_budget)
         predicted = oof_probabilities >= self.thresholds_
         self.oof_f1_ = f1_score(Y[rows], predicted, average=None, zero_division=0)
         self.oof_none_fpr_ = float(predicted[~Y[rows].any(axis=1)].any(axis=1).mean())

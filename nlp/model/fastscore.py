@@ -4,8 +4,11 @@
 logistic regressions plus the gate, then per-tactic calibration. ``LinearScorer`` computes the same
 probabilities (within 1e-9) from the same fitted parts, faster:
 
-- n-gram counts are taken with scikit-learn's own analyzers and its own TF-IDF weighting, but
-  each word's character n-grams are looked up once and remembered, and counting is done in bulk;
+- n-gram counts are taken with each vectorizer's own tokenizer and n-gram makers (private
+  scikit-learn methods, so the version is pinned below 2; tests hold the counts to
+  ``transform``) and its own TF-IDF weighting, but texts are lower-cased and stripped of accents
+  once for both n-gram blocks, each word's character n-grams are looked up once and remembered,
+  and counting is done in bulk;
 - the per-tactic models, the gate and the Platt calibration are folded into one weight matrix, so
   raw features become calibrated logits in a single sparse x dense product;
 - the feature rows are kept, so evidence reads its word weights from them instead of
@@ -96,7 +99,8 @@ class LinearScorer:
         if isinstance(transformer, TfidfVectorizer):
             if _plain(transformer):
                 key = (transformer.lowercase, transformer.strip_accents)
-                prepared.setdefault(key, [_prepare(transformer, t) for t in texts])
+                if key not in prepared:
+                    prepared[key] = [_prepare(transformer, t) for t in texts]
                 return self._tfidf(transformer, texts, prepared[key])
             return self._tfidf(transformer, texts)
         return transformer.transform(texts)

@@ -213,6 +213,8 @@ def _distance_matcher(languages: tuple[str, ...]) -> tuple[re.Pattern, re.Patter
         return distance_cue(languages), None
     hints = sorted({h for lang in languages for h in DISTANCE_HINTS[lang]})
     return distance_cue(languages), re.compile("|".join(map(re.escape, hints)))
+
+
 _SENTENCE = re.compile(r"[^.!?\n]+[.!?]*")
 _TOKEN = re.compile(r"\w[\w'’-]*\w|\w")
 

@@ -311,11 +311,12 @@ def round_scores(scores: np.ndarray, digits: int = SCORE_DIGITS) -> np.ndarray:
     """``round(score, digits)`` of every score, as Python rounds, at NumPy's speed. NumPy
     scales, rounds half to even and scales back, which gives Python's result except where the
     scaled score lies within rounding error of a half; those few are rounded by Python."""
+    scores = np.asarray(scores, dtype=np.float64)
     scale = 10.0 ** digits
     scaled = scores * scale
     rounded = np.round(scaled) / scale
-    for i, j in zip(*np.nonzero(np.abs(scaled - np.floor(scaled) - 0.5) < 1e-6)):
-        rounded[i, j] = round(float(scores[i, j]), digits)
+    for at in np.argwhere(np.abs(scaled - np.floor(scaled) - 0.5) < 1e-6):
+        rounded[tuple(at)] = round(float(scores[tuple(at)]), digits)
     return rounded
 
 

@@ -161,8 +161,7 @@ def _train_multilingual(corpus: dict, name: str, data_hash: str, seed: int, taxo
     meta["encoder"] = encoder
     log.info(f"trained in {seconds:.0f} s; choosing the long-text window, scoring the "
              f"{', '.join(languages)} test records")
-    meta["long_text"] = choose_long_text(
-        estimator, meta, dev, fpr_weight=getattr(estimator, "fpr_weight_", estimator.fpr_weight))
+    meta["long_text"] = choose_long_text(estimator, meta, dev, fpr_weight=estimator.fpr_weight_)
     model = TacticModel(estimator, meta)
     test = in_language(corpus["test"], *languages)
     meta["data"].update(test_records=len(test), shift_dev_records=len(dev))
