@@ -133,9 +133,10 @@ def recommend(rows: dict[str, dict], params: dict[str, dict]) -> str:
     spaCy models report figures on the dev split their thresholds were tuned on: optimistic, so
     not comparable with out-of-fold figures and left out; so are out-of-fold figures from another
     number of folds than the default's (each fold's model is fitted on more or fewer texts)."""
-    folds = params.get("default", {}).get("cv", TacticClassifier().cv)
+    default_folds = TacticClassifier().cv
+    folds = params.get("default", {}).get("cv", default_folds)
     tfidf = [n for n in rows if CANDIDATES.get(n, ("tfidf",))[0] == "tfidf"] or list(rows)
-    comparable = [n for n in tfidf if params[n].get("cv", TacticClassifier().cv) == folds] or tfidf
+    comparable = [n for n in tfidf if params[n].get("cv", default_folds) == folds] or tfidf
     return max(comparable, key=lambda n: rows[n]["train_oof_macro_f1"]
                - (rows[n]["train_oof_none_fpr"] or 0.0))
 
